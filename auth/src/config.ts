@@ -1,0 +1,15 @@
+import { httpConfigSpec, int, jwtConfigSpec, loadConfig, mongoConfigSpec, type ConfigOf } from '@ticketing/common';
+
+export const authConfigSpec = {
+  ...httpConfigSpec,
+  ...mongoConfigSpec,
+  ...jwtConfigSpec,
+  /** Lifetime of the session JWT. */
+  JWT_EXPIRES_IN_SECONDS: int({ default: 24 * 3600, min: 60 }),
+};
+
+export type AuthConfig = ConfigOf<typeof authConfigSpec>;
+
+export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  return loadConfig(authConfigSpec, env);
+}

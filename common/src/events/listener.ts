@@ -1,0 +1,114 @@
+import type { Message } from 'node-nats-streaming';
+import type { Logger } from 'pino';
+import { requestContext } from '../log';
+import type { Bus } from './bus';
+import type { BusEvent, EventEnvelope } from './events';
+import type { Subjects } from './subjects';
+import { isValidEventData } from './validate';
+
+export interface MessageContext {
+  eventId: string;
+  /** True when the server delivers this message again (an earlier try was not acked in time). */
+  redelivered: boolean;
+  sequence: number;
+  requestId?: string;
+}
+
+/**
+ * Thrown by a handler for an event that cannot be applied yet (it comes from the future: the
+ * replica has not seen the previous version). The message stays unacked and is redelivered after
+ * the ack wait, by which time the missing event has usually arrived.
+ */
+export class RetryLaterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryLaterError';
+  }
+}
+
+function parseEnvelope(raw: string | Buffer | String): EventEnvelope | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw));
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const envelope = parsed as Partial<EventEnvelope>;
+    if (typeof envelope.id !== 'string' || !('data' in envelope)) return undefined;
+    return envelope as EventEnvelope;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Base of every listener: one durable queue group per consuming service, manual acks, and an ack
+ * only after onMessage resolved (its effect is stored). Any failure is caught and logged and the
+ * message is left for redelivery, so one bad event never stops the process; a message that cannot
+ * ever be valid (bad JSON, wrong shape) is acked as poison after logging it.
+ */
+export abstract class Listener<E extends BusEvent> {
+  abstract readonly subject: E['subject'];
+  abstract readonly queueGroupName: string;
+  /** How long the server waits for an ack before delivering the message again. */
+  protected ackWaitMs = 5_000;
+  protected maxInFlight = 64;
+  protected readonly log: Logger;
+
+  constructor(
+    protected readonly bus: Bus,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'listener', listener: new.target.name });
+  }
+
+  abstract onMessage(data: E['data'], ctx: MessageContext): Promise<void>;
+
+  listen(): this {
+    this.bus.subscribe(
+      {
+        subject: this.subject,
+        queueGroup: this.queueGroupName,
+        ackWaitMs: this.ackWaitMs,
+        maxInFlight: this.maxInFlight,
+      },
+      (msg) => void this.handle(msg),
+    );
+    return this;
+  }
+
+  private ack(msg: Message): void {
+    try {
+      msg.ack();
+    } catch (err) {
+      // The connection died under us: the server will redeliver, and handlers are idempotent.
+      this.log.warn({ err }, 'ack failed');
+    }
+  }
+
+  private async handle(msg: Message): Promise<void> {
+    const envelope = parseEnvelope(msg.getData());
+    if (envelope === undefined || !isValidEventData(this.subject as Subjects, envelope.data)) {
+      this.log.error({ sequence: msg.getSequence(), raw: String(msg.getData()).slice(0, 500) }, 'poison message acked');
+      this.ack(msg);
+      return;
+    }
+    const ctx: MessageContext = {
+      eventId: envelope.id,
+      redelivered: msg.isRedelivered(),
+      sequence: msg.getSequence(),
+      ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
+    };
+    try {
+      await requestContext.run({ requestId: envelope.requestId ?? envelope.id }, () =>
+        this.onMessage(envelope.data as E['data'], ctx),
+      );
+      this.ack(msg);
+    } catch (err) {
+      if (err instanceof RetryLaterError)
+        this.log.info({ eventId: ctx.eventId, reason: err.message }, 'event deferred');
+      else
+        this.log.error(
+          { err, eventId: ctx.eventId, sequence: ctx.sequence },
+          'event handling failed; will be redelivered',
+        );
+    }
+  }
+}

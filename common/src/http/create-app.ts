@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import cookieSession from 'cookie-session';
+import express, { type Express, type Router } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { requestContext } from '../log';
+import { currentUser } from './current-user';
+import { errorHandler, notFound } from './error-handler';
+import { healthRoutes, type ReadinessChecks } from './health';
+
+export interface AppOptions {
+  logger: Logger;
+  /** Verifies session cookies; services without users (expiration) pass undefined. */
+  jwtKey?: string;
+  /** Send the session cookie over HTTPS only (production, behind the ingress's TLS). */
+  secureCookies: boolean;
+  readiness: ReadinessChecks;
+  routers: Router[];
+}
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/**
+ * The shape every service shares: security headers, request ids (taken from X-Request-Id when the
+ * gateway sent a sane one), JSON bodies, the session cookie, health routes, the service's routers,
+ * a JSON 404 and the central error handler. No I/O happens here, so supertest can import the app.
+ */
+export function createApp(opts: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // The ingress (or the dev gateway) terminates TLS; trust it so secure cookies are set.
+  app.set('trust proxy', true);
+  app.use(helmet());
+  app.use((req, res, next) => {
+    const header = req.header('x-request-id');
+    const requestId = header !== undefined && REQUEST_ID.test(header) ? header : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    requestContext.run({ requestId }, next);
+  });
+  app.use(
+    pinoHttp({
+      logger: opts.logger,
+      genReqId: (_req, res) => String(res.getHeader('x-request-id')),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // The mixin already adds requestId; pino-http's own `req` object is enough detail.
+      quietReqLogger: true,
+    }),
+  );
+  app.use(express.json({ limit: '100kb' }));
+  app.use(
+    cookieSession({
+      name: 'session',
+      signed: false,
+      secure: opts.secureCookies,
+      httpOnly: true,
+      sameSite: 'lax',
+    }),
+  );
+  if (opts.jwtKey !== undefined) app.use(currentUser(opts.jwtKey));
+  app.use(healthRoutes(opts.readiness));
+  for (const router of opts.routers) app.use(router);
+  app.use(notFound);
+  app.use(errorHandler(opts.logger));
+  return app;
+}

@@ -1,0 +1,5 @@
+export * from './create-app';
+export * from './current-user';
+export * from './error-handler';
+export * from './health';
+export * from './validate-request';

@@ -1,0 +1,39 @@
+import mongoose from 'mongoose';
+import type { Logger } from 'pino';
+
+export interface MongoOptions {
+  logger: Logger;
+  /** Give up after this many failed attempts (default: keep trying). */
+  maxAttempts?: number;
+  retryDelayMs?: { min: number; max: number };
+}
+
+/**
+ * Connects the default mongoose connection, retrying with backoff: in a cluster the database pod
+ * often becomes ready after the service. Short server-selection timeouts make requests fail fast
+ * with 503 while the database is away instead of hanging for the driver's default 30 s.
+ */
+export async function connectMongo(uri: string, opts: MongoOptions): Promise<typeof mongoose> {
+  const log = opts.logger.child({ component: 'mongo' });
+  const { min, max } = opts.retryDelayMs ?? { min: 200, max: 5_000 };
+  mongoose.set('strictQuery', true);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await mongoose.connect(uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 });
+      log.info('connected to MongoDB');
+      mongoose.connection.on('disconnected', () => log.warn('MongoDB disconnected'));
+      mongoose.connection.on('reconnected', () => log.info('MongoDB reconnected'));
+      return mongoose;
+    } catch (err) {
+      if (opts.maxAttempts !== undefined && attempt >= opts.maxAttempts) throw err;
+      const delay = Math.min(max, min * 2 ** (attempt - 1));
+      log.warn({ err, attempt, delayMs: delay }, 'MongoDB connection failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** Readiness: 1 = connected. */
+export function isMongoConnected(connection: mongoose.Connection = mongoose.connection): boolean {
+  return connection.readyState === mongoose.ConnectionStates.connected;
+}

@@ -1,0 +1,3 @@
+export * from './connect';
+export * from './outbox';
+export * from './version-plugin';

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import mongoose, { Schema, type Model } from 'mongoose';
+import type { Logger } from 'pino';
+import type { Bus } from '../events/bus';
+import type { EventData } from '../events/events';
+import type { Subjects } from '../events/subjects';
+import { currentRequestId } from '../log';
+
+/**
+ * Transactional outbox inside the document itself. A change and the event that describes it are
+ * written by the same single-document save (atomic on every MongoDB-compatible server, no
+ * multi-document transaction needed). The relay then publishes pending entries in order and pulls
+ * them off the document; whatever a crash or a bus outage leaves behind is published by the next
+ * sweep. Delivery is therefore at least once, which every listener already tolerates.
+ */
+export interface OutboxEntry {
+  id: string;
+  subject: Subjects;
+  data: unknown;
+  requestId?: string;
+  createdAt: Date;
+}
+
+export interface WithOutbox {
+  outbox: OutboxEntry[];
+}
+
+const outboxEntrySchema = new Schema<OutboxEntry>(
+  {
+    id: { type: String, required: true },
+    subject: { type: String, required: true },
+    data: { type: Schema.Types.Mixed, required: true },
+    requestId: { type: String },
+    createdAt: { type: Date, required: true },
+  },
+  { _id: false, minimize: false },
+);
+
+export function outboxPlugin(schema: Schema): void {
+  schema.add({ outbox: { type: [outboxEntrySchema], default: [] } });
+}
+
+/** Hides the outbox from API responses (services call this from their toJSON transform). */
+export function stripOutbox(ret: Record<string, unknown>): void {
+  delete ret['outbox'];
+}
+
+interface OutboxDocument {
+  _id: unknown;
+  outbox: OutboxEntry[];
+}
+
+/** Queues an event on the document; it is stored by the document's next save. */
+export function stageEvent<S extends Subjects>(doc: OutboxDocument, subject: S, data: EventData<S>): void {
+  const requestId = currentRequestId();
+  doc.outbox.push({
+    id: randomUUID(),
+    subject,
+    // Plain JSON: what is stored is exactly what will be published.
+    data: JSON.parse(JSON.stringify(data)) as unknown,
+    ...(requestId === undefined ? {} : { requestId }),
+    createdAt: new Date(),
+  });
+}
+
+// The relay works with several models of different document types; it only touches `outbox`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a heterogeneous list of models
+type AnyModel = Model<any>;
+
+export interface OutboxRelayOptions {
+  bus: Bus;
+  models: AnyModel[];
+  logger: Logger;
+  /** Safety-net sweep for entries whose immediate publish failed (default 1 s while dirty, 30 s idle). */
+  retryIntervalMs?: number;
+  idleIntervalMs?: number;
+}
+
+export class OutboxRelay {
+  private readonly locks = new Map<string, Promise<boolean>>();
+  private timer: NodeJS.Timeout | undefined;
+  private dirty = true;
+  private stopped = true;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.log = opts.logger.child({ component: 'outbox' });
+    // When the bus comes back, publish what piled up without waiting for the timer.
+    opts.bus.on('connected', () => {
+      this.dirty = true;
+      this.schedule(0);
+    });
+  }
+
+  /** Publishes the pending events of one document, in order. Resolves true when none are left. */
+  flush(model: AnyModel, id: unknown): Promise<boolean> {
+    const key = `${model.modelName}:${String(id)}`;
+    const previous = this.locks.get(key) ?? Promise.resolve(true);
+    const next = previous.then(() => this.flushNow(model, id));
+    this.locks.set(key, next);
+    void next.finally(() => {
+      if (this.locks.get(key) === next) this.locks.delete(key);
+    });
+    return next;
+  }
+
+  /** Saves the document (change and staged events in one write) and tries to publish at once. */
+  async commit(doc: mongoose.Document & OutboxDocument): Promise<void> {
+    await doc.save();
+    await this.flush(doc.constructor as AnyModel, doc._id);
+  }
+
+  private async flushNow(model: AnyModel, id: unknown): Promise<boolean> {
+    const doc = await model
+      .findById(id)
+      .select({ outbox: 1 })
+      .lean<OutboxDocument>()
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'outbox read failed');
+        return null;
+      });
+    if (doc === null) return true;
+    for (const entry of doc.outbox) {
+      try {
+        await this.opts.bus.publish(entry.subject, entry.data, {
+          id: entry.id,
+          time: new Date(entry.createdAt).toISOString(),
+          ...(entry.requestId === undefined ? {} : { requestId: entry.requestId }),
+        });
+        // Entries are appended at the tail and removed from the head. $pop guarded by the head's id
+        // (rather than $pull by a condition, which FerretDB does not support) removes exactly this
+        // entry, and does nothing if another relay instance removed it first.
+        await model.updateOne({ _id: id, 'outbox.0.id': entry.id }, { $pop: { outbox: -1 } });
+      } catch (err) {
+        this.log.warn({ err, subject: entry.subject, eventId: entry.id }, 'outbox publish failed; will retry');
+        this.dirty = true;
+        this.schedule(this.opts.retryIntervalMs ?? 1_000);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Publishes every pending entry of every model. Returns how many documents still have some. */
+  async sweep(): Promise<number> {
+    let remaining = 0;
+    for (const model of this.opts.models) {
+      const pending = await model
+        .find({ 'outbox.0': { $exists: true } })
+        .select({ _id: 1 })
+        .limit(500)
+        .lean<Array<{ _id: unknown }>>();
+      for (const { _id } of pending) {
+        if (!(await this.flush(model, _id))) remaining += 1;
+      }
+      if (pending.length === 500) remaining += 1;
+    }
+    return remaining;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    let remaining = 0;
+    if (this.dirty) {
+      this.dirty = false;
+      try {
+        remaining = await this.sweep();
+      } catch (err) {
+        this.log.warn({ err }, 'outbox sweep failed');
+        remaining = 1;
+      }
+      if (remaining > 0) this.dirty = true;
+    } else {
+      // Idle: an occasional sweep catches entries left by a crash of another process.
+      this.dirty = true;
+    }
+    this.schedule(
+      this.dirty && remaining > 0 ? (this.opts.retryIntervalMs ?? 1_000) : (this.opts.idleIntervalMs ?? 30_000),
+    );
+  }
+
+  /** Stops the timer and waits for publishes under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.locks.values()]);
+  }
+}

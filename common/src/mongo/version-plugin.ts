@@ -1,0 +1,58 @@
+import mongoose, { type Schema } from 'mongoose';
+import { VersionConflictError } from '../errors';
+
+export interface Versioned {
+  version: number;
+}
+
+export interface VersionPluginOptions {
+  /**
+   * owner: this service owns the record; every save that changes it increments `version` and
+   * requires the stored version to be the one it loaded (a concurrent writer's save fails).
+   * replica: `version` is the owner's, copied from events; a save that moves it from N-1 to N
+   * requires the stored copy to be at N-1, and local-only changes leave it alone.
+   */
+  mode: 'owner' | 'replica';
+}
+
+/** Statics added by the plugin; a model's interface extends this. */
+export interface VersionedStatics<TDoc> {
+  /** The record an event at `version` applies to: the one at version - 1 (replicas). */
+  findByEvent(event: { id: string; version: number }): Promise<TDoc | null>;
+}
+
+/**
+ * Hand-written optimistic concurrency. Mongoose's own `__v` only guards arrays and its
+ * `optimisticConcurrency` option cannot express the replica rule, so this plugin writes the version
+ * condition into the save's filter itself (document.$where is merged into the update filter; an
+ * update that matches nothing makes mongoose raise DocumentNotFoundError, turned here into a 409).
+ */
+export function versionPlugin(schema: Schema, options: VersionPluginOptions = { mode: 'owner' }): void {
+  schema.add({ version: { type: Number, required: true, default: 0, min: 0 } });
+
+  schema.pre('save', function () {
+    if (this.isNew) return;
+    const current = this.get('version') as number;
+    if (options.mode === 'owner') {
+      if (!this.isModified()) return;
+      this.$where = { ...this.$where, version: current };
+      this.set('version', current + 1);
+    } else if (this.isModified('version')) {
+      this.$where = { ...this.$where, version: current - 1 };
+    }
+  });
+
+  schema.post('save', function (err: unknown, _doc: unknown, next: (err?: Error) => void) {
+    if (err instanceof mongoose.Error.DocumentNotFoundError) {
+      // The in-memory copy is stale; undo our bump so a caller that reloads starts clean.
+      if (options.mode === 'owner') this.set('version', (this.get('version') as number) - 1);
+      next(new VersionConflictError((this.constructor as mongoose.Model<unknown>).modelName));
+      return;
+    }
+    next(err instanceof Error ? err : undefined);
+  });
+
+  schema.static('findByEvent', function (this: mongoose.Model<unknown>, event: { id: string; version: number }) {
+    return this.findOne({ _id: event.id, version: event.version - 1 });
+  });
+}

@@ -1,0 +1,4 @@
+export * from './infra';
+export * from './probes';
+export * from './service';
+export * from './test-env';

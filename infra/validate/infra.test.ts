@@ -1,0 +1,666 @@
+// Offline checks of the deployment files (no Docker, no cluster): the Kubernetes manifests against
+// the Kubernetes schemas and skaffold.yaml against its schema (both through validate-manifests.sh and
+// its Python venv), then the cross-file rules no schema can see: every name one file uses is defined
+// in another, images are pinned, the skaffold sync lands where the dev image runs the code, and the
+// production image runs `node dist/main.js` as a non-root user.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+// js-yaml (4.x, hoisted at the root of node_modules) ships no type declarations; this is the part of
+// its API used here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = require('js-yaml') as { load(text: string): unknown; loadAll(text: string): unknown[] };
+
+const repoRoot = path.resolve(__dirname, '../..');
+const k8sDir = path.join(repoRoot, 'infra/k8s');
+const validateScript = path.join(__dirname, 'validate-manifests.sh');
+const venvPython = path.join(repoRoot, '.tools/venv/bin/python');
+const SERVICES = ['auth', 'tickets', 'orders', 'expiration', 'payments'] as const;
+const MONGO_SERVICES = ['auth', 'tickets', 'orders', 'payments'] as const;
+// Secrets are created by hand (docs/operations.md), never committed: the keys each one must hold.
+const DOCUMENTED_SECRETS: Record<string, string[]> = {
+  'jwt-secret': ['JWT_KEY'],
+  'stripe-secret': ['STRIPE_KEY'],
+};
+
+function skaffoldSchemaPath(): string {
+  // Tests run from a clone with shared/ beside it; the copy next to this file is the fallback.
+  const shared = path.resolve(repoRoot, '../shared/schemas/skaffold-v4beta13.json');
+  return fs.existsSync(shared) ? shared : path.join(__dirname, 'skaffold-v4beta13.json');
+}
+
+// ------------------------------------------------------------------------------------------------
+// Minimal typed views of the YAML documents (only the fields these checks read).
+
+interface Metadata {
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: Metadata;
+  spec?: unknown;
+  file: string;
+}
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    secretKeyRef?: { name: string; key: string };
+    fieldRef?: { fieldPath: string };
+  };
+}
+interface Probe {
+  httpGet?: { path?: string; port: number | string };
+}
+interface Container {
+  name: string;
+  image: string;
+  ports?: { name?: string; containerPort: number }[];
+  env?: EnvVar[];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+}
+interface PodTemplate {
+  metadata: Metadata | { labels?: Record<string, string> };
+  spec: {
+    containers: Container[];
+    initContainers?: Container[];
+    securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  };
+}
+interface WorkloadSpec {
+  replicas?: number;
+  serviceName?: string;
+  selector: { matchLabels?: Record<string, string> };
+  template: PodTemplate;
+  volumeClaimTemplates?: { metadata: { name: string } }[];
+}
+interface ServiceSpec {
+  clusterIP?: string;
+  selector?: Record<string, string>;
+  ports: { name?: string; port: number; targetPort?: number | string }[];
+}
+interface IngressSpec {
+  ingressClassName?: string;
+  rules: {
+    host?: string;
+    http: {
+      paths: {
+        path: string;
+        pathType: string;
+        backend: { service: { name: string; port: { number?: number; name?: string } } };
+      }[];
+    };
+  }[];
+}
+
+function loadManifests(): K8sObject[] {
+  const objects: K8sObject[] = [];
+  for (const file of fs.readdirSync(k8sDir).sort()) {
+    if (!/\.ya?ml$/.test(file)) continue;
+    for (const doc of yaml.loadAll(fs.readFileSync(path.join(k8sDir, file), 'utf8'))) {
+      if (doc === null || doc === undefined) continue;
+      const object = doc as Omit<K8sObject, 'file'>;
+      objects.push({ ...object, file });
+    }
+  }
+  return objects;
+}
+
+const manifests = loadManifests();
+const ofKind = (kind: string): K8sObject[] => manifests.filter((o) => o.kind === kind);
+const services = ofKind('Service');
+const serviceSpec = (o: K8sObject): ServiceSpec => o.spec as ServiceSpec;
+const workloads = manifests.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+const workloadSpec = (o: K8sObject): WorkloadSpec => o.spec as WorkloadSpec;
+const findService = (name: string): K8sObject | undefined => services.find((s) => s.metadata.name === name);
+
+function matches(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+}
+
+function containersOf(o: K8sObject): Container[] {
+  const spec = workloadSpec(o).template.spec;
+  return [...spec.containers, ...(spec.initContainers ?? [])];
+}
+
+// ------------------------------------------------------------------------------------------------
+// Globs as skaffold reads them (relative to the repo root): `*`, `?` and `**`.
+
+function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob.charAt(i);
+    if (c === '*' && glob.charAt(i + 1) === '*') {
+      const slash = glob.charAt(i + 2) === '/';
+      source += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
+    } else if (c === '*') source += '[^/]*';
+    else if (c === '?') source += '[^/]';
+    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+/** The directory part of a glob before its first wildcard, e.g. `auth/src` for `auth/src/**\/*.ts`. */
+function staticBase(glob: string): string {
+  const segments = glob.replace(/^\.\//, '').split('/');
+  const base: string[] = [];
+  for (const segment of segments.slice(0, -1)) {
+    if (/[*?[]/.test(segment)) break;
+    base.push(segment);
+  }
+  return base.join('/');
+}
+
+function walk(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : walk(full);
+    return [full];
+  });
+}
+
+function expandGlob(glob: string): string[] {
+  const normalised = glob.replace(/^\.\//, '');
+  const pattern = globToRegExp(normalised);
+  return walk(path.join(repoRoot, staticBase(normalised)))
+    .map((file) => path.relative(repoRoot, file).split(path.sep).join('/'))
+    .filter((file) => pattern.test(file));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Dockerfiles: instructions grouped by stage, with ARG/ENV substitution good enough for our files.
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+interface Stage {
+  name: string;
+  base: string;
+  instructions: Instruction[];
+  vars: Record<string, string>;
+}
+
+/** Instructions with their `\` continuations joined, comments and blank lines dropped. */
+function logicalLines(text: string): string[] {
+  const logical: string[] = [];
+  let pending = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#') || (line === '' && pending === '')) continue;
+    if (line.endsWith('\\')) {
+      pending += `${line.slice(0, -1)} `;
+      continue;
+    }
+    logical.push(pending + line);
+    pending = '';
+  }
+  if (pending) logical.push(pending);
+  return logical;
+}
+
+function parseDockerfile(text: string): { globalArgs: Record<string, string>; stages: Stage[] } {
+  const logical = logicalLines(text);
+  const globalArgs: Record<string, string> = {};
+  const stages: Stage[] = [];
+  const substitute = (value: string, vars: Record<string, string>): string =>
+    value.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced?: string, bare?: string) => {
+      const name = braced ?? bare ?? '';
+      return vars[name] ?? whole;
+    });
+
+  for (const line of logical) {
+    const match = /^(\w+)\s*(.*)$/.exec(line);
+    if (!match) continue;
+    const keyword = (match[1] ?? '').toUpperCase();
+    const args = match[2] ?? '';
+    const current = stages[stages.length - 1];
+    if (keyword === 'FROM') {
+      const from = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(args);
+      const image = substitute(from?.[1] ?? '', globalArgs);
+      const parent = stages.find((s) => s.name === image);
+      stages.push({
+        name: from?.[2] ?? String(stages.length),
+        base: parent ? parent.base : image,
+        instructions: [],
+        vars: parent ? { ...parent.vars } : {},
+      });
+      continue;
+    }
+    if (!current) {
+      if (keyword === 'ARG') {
+        const [name, value] = args.split('=', 2);
+        if (name) globalArgs[name.trim()] = (value ?? '').trim();
+      }
+      continue;
+    }
+    current.instructions.push({ keyword, args: substitute(args, current.vars) });
+    if (keyword === 'ARG') {
+      const [name, value] = args.split('=', 2);
+      if (name) current.vars[name.trim()] = value !== undefined ? value.trim() : (globalArgs[name.trim()] ?? '');
+    } else if (keyword === 'ENV') {
+      for (const pair of args.match(/\w+=("[^"]*"|\S*)/g) ?? []) {
+        const [name, ...rest] = pair.split('=');
+        if (name) current.vars[name] = substitute(rest.join('=').replace(/^"|"$/g, ''), current.vars);
+      }
+    }
+  }
+  return { globalArgs, stages };
+}
+
+const lastOf = (stage: Stage, keyword: string): string | undefined =>
+  stage.instructions.filter((i) => i.keyword === keyword).pop()?.args;
+
+/**
+ * The sources of the COPY/ADD instructions as skaffold reads them to decide which files an image
+ * depends on (pkg/skaffold/docker/parse.go, expandBuildArgs): each ARG's value (from buildArgs, else its
+ * default, else "") replaces $NAME in the instructions that follow it, up to the next ARG of the same
+ * name. COPY --from=<stage> is not a source dependency.
+ */
+function skaffoldCopySources(text: string, buildArgs: Record<string, string>): string[] {
+  const lines = logicalLines(text).map((line) => {
+    const match = /^(\w+)\s*(.*)$/.exec(line);
+    return { keyword: (match?.[1] ?? '').toUpperCase(), args: match?.[2] ?? '' };
+  });
+  lines.forEach((line, i) => {
+    if (line.keyword !== 'ARG') return;
+    const [key = '', fallback] = line.args.split('=', 2);
+    const value = buildArgs[key] ?? fallback ?? '';
+    for (const later of lines.slice(i + 1)) {
+      if (later.keyword === 'ARG' && later.args.split('=')[0] === key) break;
+      later.args = later.args
+        .split(`\${${key}}`)
+        .join(value)
+        .replace(new RegExp(`\\$${key}\\b`, 'g'), value);
+    }
+  });
+  return lines
+    .filter((l) => (l.keyword === 'COPY' || l.keyword === 'ADD') && !/(^|\s)--from=/.test(l.args))
+    .flatMap((l) =>
+      l.args
+        .split(/\s+/)
+        .filter((word) => !word.startsWith('--'))
+        .slice(0, -1),
+    );
+}
+
+// ------------------------------------------------------------------------------------------------
+
+interface RunResult {
+  status: number | null;
+  output: string;
+}
+
+function run(command: string, args: string[], timeoutMs: number): RunResult {
+  const result = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs });
+  return { status: result.status, output: [result.stdout, result.stderr, result.error?.message].join('\n') };
+}
+
+/** Fails with the command's whole output (a matcher would show only the exit status). */
+function expectSuccess(result: RunResult): void {
+  if (result.status !== 0) throw new Error(`exit status ${String(result.status)}\n${result.output}`);
+}
+
+let validation: RunResult = { status: null, output: 'not run' };
+
+beforeAll(() => {
+  // The first run creates .tools/venv and installs the pinned validators from PyPI.
+  validation = run('bash', [validateScript], 290_000);
+}, 300_000);
+
+describe('infra/validate/validate-manifests.sh', () => {
+  it('validates every manifest (strict Kubernetes schemas) and skaffold.yaml, exiting 0', () => {
+    expectSuccess(validation);
+  });
+});
+
+describe('skaffold.yaml', () => {
+  interface Artifact {
+    image: string;
+    context?: string;
+    docker?: { dockerfile?: string; target?: string; buildArgs?: Record<string, string> };
+    sync?: { manual?: { src: string; dest: string; strip?: string }[] };
+  }
+  interface SkaffoldConfig {
+    apiVersion: string;
+    kind: string;
+    build: { local?: { push?: boolean }; artifacts: Artifact[] };
+    manifests: { rawYaml: string[] };
+    deploy: { kubectl?: object };
+  }
+  const skaffoldPath = path.join(repoRoot, 'skaffold.yaml');
+  const config = yaml.load(fs.readFileSync(skaffoldPath, 'utf8')) as SkaffoldConfig;
+
+  it('conforms to the skaffold/v4beta13 JSON schema', () => {
+    expectSuccess(
+      run(venvPython, [path.join(__dirname, 'check_skaffold.py'), skaffoldPath, skaffoldSchemaPath()], 60_000),
+    );
+  });
+
+  it('builds locally without pushing and deploys the raw manifests with kubectl', () => {
+    expect(config.apiVersion).toBe('skaffold/v4beta13');
+    expect(config.kind).toBe('Config');
+    expect(config.build.local?.push).toBe(false);
+    expect(config.deploy.kubectl).toBeDefined();
+  });
+
+  it('builds one image per service from its own Dockerfile, stage dev, with the repo root as context', () => {
+    expect(config.build.artifacts.map((a) => a.image).sort()).toEqual(SERVICES.map((s) => `ticketing/${s}`).sort());
+    for (const artifact of config.build.artifacts) {
+      const context = path.resolve(repoRoot, artifact.context ?? '.');
+      expect(context).toBe(repoRoot);
+      const dockerfile = path.join(context, artifact.docker?.dockerfile ?? 'Dockerfile');
+      expect(fs.existsSync(dockerfile)).toBe(true);
+      const stages = parseDockerfile(fs.readFileSync(dockerfile, 'utf8')).stages.map((s) => s.name);
+      expect(stages).toContain(artifact.docker?.target);
+    }
+  });
+
+  it('lets skaffold see exactly which files each image depends on (buildArgs.SERVICE)', () => {
+    for (const artifact of config.build.artifacts) {
+      const service = artifact.image.replace(/^ticketing\//, '');
+      expect(artifact.docker?.buildArgs?.['SERVICE']).toBe(service);
+      const dockerfile = fs.readFileSync(path.join(repoRoot, artifact.docker?.dockerfile ?? 'Dockerfile'), 'utf8');
+      for (const source of skaffoldCopySources(dockerfile, artifact.docker?.buildArgs ?? {})) {
+        const normalised = path.posix.normalize(source).replace(/^\/+|\/+$/g, '');
+        // '' is the whole context: any edit anywhere would rebuild this image.
+        const ok = normalised !== '' && normalised !== '.' && !source.includes('$');
+        const exists = fs.existsSync(path.join(repoRoot, normalised));
+        expect({ image: artifact.image, source, ok, exists }).toEqual({
+          image: artifact.image,
+          source,
+          ok: true,
+          exists: true,
+        });
+        // Another service's folder would make this image rebuild on that service's edits.
+        const otherService = SERVICES.find((s) => s !== service && normalised === s);
+        expect({ image: artifact.image, source, otherService }).toEqual({
+          image: artifact.image,
+          source,
+          otherService: undefined,
+        });
+      }
+    }
+  });
+
+  it('syncs source files that exist to the path where the dev image runs them', () => {
+    for (const artifact of config.build.artifacts) {
+      const rules = artifact.sync?.manual ?? [];
+      expect(rules.length).toBeGreaterThan(0);
+      const dockerfile = path.join(repoRoot, artifact.docker?.dockerfile ?? 'Dockerfile');
+      const dev = parseDockerfile(fs.readFileSync(dockerfile, 'utf8')).stages.find(
+        (s) => s.name === artifact.docker?.target,
+      );
+      const workdir = dev && lastOf(dev, 'WORKDIR');
+      for (const rule of rules) {
+        const base = staticBase(rule.src);
+        const exists = expandGlob(rule.src).length > 0 || fs.existsSync(path.join(repoRoot, base));
+        expect({ src: rule.src, exists }).toEqual({ src: rule.src, exists: true });
+        // skaffold keeps the context-relative path under dest (minus `strip`): <dest>/<svc>/src/...
+        const strip = (rule.strip ?? '').replace(/\/$/, '');
+        const kept = strip && base.startsWith(strip) ? base.slice(strip.length).replace(/^\//, '') : base;
+        const landsIn = path.posix.join(rule.dest, kept);
+        expect({ src: rule.src, landsIn }).toEqual({ src: rule.src, landsIn: path.posix.join(workdir ?? '?', 'src') });
+      }
+    }
+  });
+
+  it('deploys manifest globs that resolve to YAML files only', () => {
+    expect(config.manifests.rawYaml.length).toBeGreaterThan(0);
+    for (const glob of config.manifests.rawYaml) {
+      const files = expandGlob(glob);
+      expect({ glob, count: files.length > 0 }).toEqual({ glob, count: true });
+      for (const file of files) expect(file).toMatch(/\.ya?ml$/);
+    }
+  });
+
+  it('names images that the manifests run', () => {
+    const used = new Set(workloads.flatMap((w) => containersOf(w).map((c) => c.image)));
+    for (const artifact of config.build.artifacts) expect(used).toContain(artifact.image);
+  });
+});
+
+describe('Kubernetes manifests (infra/k8s)', () => {
+  const skaffoldImages = new Set(SERVICES.map((s) => `ticketing/${s}`));
+
+  it('define each component the design lists', () => {
+    const names = (kind: string): string[] => ofKind(kind).map((o) => o.metadata.name);
+    for (const s of SERVICES) {
+      expect(names('Deployment')).toContain(`${s}-depl`);
+      expect(names('Service')).toContain(`${s}-srv`);
+    }
+    for (const s of MONGO_SERVICES) {
+      expect(names('StatefulSet')).toContain(`${s}-mongo`);
+      expect(names('Service')).toContain(`${s}-mongo-srv`);
+    }
+    expect(names('StatefulSet')).toEqual(expect.arrayContaining(['nats', 'expiration-redis']));
+    expect(names('Service')).toEqual(expect.arrayContaining(['nats-srv', 'expiration-redis-srv']));
+    expect(ofKind('Ingress')).toHaveLength(1);
+  });
+
+  it('use each name once per kind', () => {
+    const keys = manifests.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
+  });
+
+  it('pin every third-party image to an exact version (no tagless, :latest or floating tag)', () => {
+    for (const workload of workloads) {
+      for (const container of containersOf(workload)) {
+        if (skaffoldImages.has(container.image)) continue; // tagged by skaffold at deploy time
+        const pinned = /^[\w./-]+(:\d+\.\d+\.\d+[\w.-]*)?(@sha256:[a-f0-9]{64})?$/.exec(container.image);
+        const ok = pinned !== null && (pinned[1] !== undefined || pinned[2] !== undefined);
+        expect({ image: container.image, pinned: ok }).toEqual({ image: container.image, pinned: true });
+      }
+    }
+  });
+
+  it('select their pods with labels the pod template carries', () => {
+    for (const workload of workloads) {
+      const spec = workloadSpec(workload);
+      expect({
+        name: workload.metadata.name,
+        ok: matches(spec.selector.matchLabels, spec.template.metadata.labels),
+      }).toEqual({ name: workload.metadata.name, ok: true });
+    }
+  });
+
+  it('run every pod as non-root with resource requests and limits', () => {
+    for (const workload of workloads) {
+      const pod = workloadSpec(workload).template.spec;
+      for (const container of containersOf(workload)) {
+        const nonRoot = container.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot;
+        const uid = container.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
+        expect({ container: container.name, nonRoot, rootUid: uid === 0 }).toEqual({
+          container: container.name,
+          nonRoot: true,
+          rootUid: false,
+        });
+        for (const section of ['requests', 'limits'] as const) {
+          const resources = container.resources?.[section] ?? {};
+          expect({ container: container.name, section, keys: Object.keys(resources).sort() }).toEqual({
+            container: container.name,
+            section,
+            keys: ['cpu', 'memory'],
+          });
+        }
+      }
+    }
+  });
+
+  it('give every Deployment a <svc>-srv Service on port 3000 and /readyz, /healthz probes', () => {
+    for (const deployment of ofKind('Deployment')) {
+      const name = deployment.metadata.name.replace(/-depl$/, '');
+      const spec = workloadSpec(deployment);
+      expect(spec.replicas).toBe(1);
+      const service = findService(`${name}-srv`);
+      expect(service).toBeDefined();
+      if (!service) continue;
+      const ports = serviceSpec(service).ports;
+      expect(ports.map((p) => p.port)).toContain(3000);
+      expect(matches(serviceSpec(service).selector, spec.template.metadata.labels)).toBe(true);
+      const [container] = spec.template.spec.containers;
+      const containerPorts = container?.ports ?? [];
+      for (const port of ports) {
+        const target = port.targetPort ?? port.port;
+        expect(containerPorts.some((p) => p.name === target || p.containerPort === target)).toBe(true);
+      }
+      expect(container?.readinessProbe?.httpGet?.path).toBe('/readyz');
+      expect(container?.livenessProbe?.httpGet?.path).toBe('/healthz');
+    }
+  });
+
+  it('wire each Deployment to Services and Secrets that exist', () => {
+    const docs = fs.readFileSync(path.join(repoRoot, 'docs/operations.md'), 'utf8');
+    for (const deployment of ofKind('Deployment')) {
+      const name = deployment.metadata.name.replace(/-depl$/, '');
+      const env = workloadSpec(deployment).template.spec.containers.flatMap((c) => c.env ?? []);
+      const byName = new Map(env.map((e) => [e.name, e]));
+      for (const required of ['NODE_ENV', 'LOG_LEVEL', 'NATS_URL', 'NATS_CLUSTER_ID', 'NATS_CLIENT_ID']) {
+        expect({ deployment: name, env: required, set: byName.has(required) }).toEqual({
+          deployment: name,
+          env: required,
+          set: true,
+        });
+      }
+      // One client id per pod: NATS Streaming rejects a second connection with an id in use.
+      expect(byName.get('NATS_CLIENT_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+
+      for (const variable of env) {
+        // Connection strings name a Service of infra/k8s and one of its ports.
+        const url = /^(?:mongodb|nats|redis):\/\/([^:/]+):(\d+)/.exec(variable.value ?? '');
+        if (url) {
+          const service = findService(url[1] ?? '');
+          expect({ env: variable.name, host: url[1], defined: service !== undefined }).toEqual({
+            env: variable.name,
+            host: url[1],
+            defined: true,
+          });
+          if (service) expect(serviceSpec(service).ports.map((p) => String(p.port))).toContain(url[2]);
+        }
+        const ref = variable.valueFrom?.secretKeyRef;
+        if (ref) {
+          expect(DOCUMENTED_SECRETS[ref.name]).toContain(ref.key);
+          expect(docs).toContain(`kubectl create secret generic ${ref.name}`);
+        }
+      }
+      if (name !== 'expiration') {
+        expect(byName.get('MONGO_URI')?.value).toBe(`mongodb://${name}-mongo-srv:27017/${name}`);
+        expect(byName.get('JWT_KEY')?.valueFrom?.secretKeyRef?.name).toBe('jwt-secret');
+      }
+    }
+  });
+
+  it('govern every StatefulSet by a Service that selects it, with persistent volume claims', () => {
+    for (const set of ofKind('StatefulSet')) {
+      const spec = workloadSpec(set);
+      const service = findService(spec.serviceName ?? '');
+      expect({ statefulSet: set.metadata.name, service: service?.metadata.name }).toEqual({
+        statefulSet: set.metadata.name,
+        service: spec.serviceName,
+      });
+      if (service) expect(matches(serviceSpec(service).selector, spec.template.metadata.labels)).toBe(true);
+      expect(spec.volumeClaimTemplates?.length ?? 0).toBeGreaterThan(0);
+    }
+    for (const s of MONGO_SERVICES) {
+      expect(findService(`${s}-mongo-srv`)?.spec).toMatchObject({ clusterIP: 'None' });
+    }
+  });
+
+  it('route every Ingress path (regex, ingress-nginx) to a Service and port defined here', () => {
+    for (const ingress of ofKind('Ingress')) {
+      const spec = ingress.spec as IngressSpec;
+      expect(spec.ingressClassName).toBe('nginx');
+      expect(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/use-regex']).toBe('true');
+      for (const rule of spec.rules) {
+        expect(rule.host).toBe('ticketing.dev');
+        for (const p of rule.http.paths) {
+          expect(p.pathType).toBe('ImplementationSpecific');
+          const service = findService(p.backend.service.name);
+          expect({ path: p.path, service: service?.metadata.name }).toEqual({
+            path: p.path,
+            service: p.backend.service.name,
+          });
+          if (!service) continue;
+          const ports = serviceSpec(service).ports;
+          const { number, name } = p.backend.service.port;
+          expect(ports.some((port) => port.port === number || (name !== undefined && port.name === name))).toBe(true);
+        }
+      }
+      const routed = spec.rules.flatMap((r) => r.http.paths.map((p) => `${p.path} -> ${p.backend.service.name}`));
+      expect(routed).toEqual(
+        expect.arrayContaining([
+          '/api/users/?(.*) -> auth-srv',
+          '/api/tickets/?(.*) -> tickets-srv',
+          '/api/orders/?(.*) -> orders-srv',
+          '/api/payments/?(.*) -> payments-srv',
+        ]),
+      );
+    }
+  });
+
+  it('apply each NetworkPolicy to pods that exist', () => {
+    const podLabels = workloads.map((w) => workloadSpec(w).template.metadata.labels);
+    for (const policy of ofKind('NetworkPolicy')) {
+      const selector = (policy.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector;
+      expect(podLabels.some((labels) => matches(selector.matchLabels, labels))).toBe(true);
+    }
+  });
+});
+
+describe.each(SERVICES)('%s/Dockerfile', (service) => {
+  const file = path.join(repoRoot, service, 'Dockerfile');
+  const text = fs.readFileSync(file, 'utf8');
+  const { globalArgs, stages } = parseDockerfile(text);
+  const runtime = stages[stages.length - 1];
+
+  it('builds this service (ARG SERVICE) from a pinned node 20 bookworm-slim image', () => {
+    expect(globalArgs['SERVICE']).toBe(service);
+    for (const stage of stages) {
+      expect(stage.base).toMatch(/^node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
+    }
+  });
+
+  it('has the stages deps, dev (skaffold), build and runtime (last, the default target)', () => {
+    expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['deps', 'dev', 'build', 'runtime']));
+    expect(runtime?.name).toBe('runtime');
+  });
+
+  it('runs `node dist/main.js` from the service folder as a non-root user in production mode', () => {
+    if (!runtime) throw new Error('no stage');
+    const user = lastOf(runtime, 'USER') ?? 'root';
+    expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
+    expect(JSON.parse(lastOf(runtime, 'CMD') ?? 'null')).toEqual(['node', 'dist/main.js']);
+    expect(lastOf(runtime, 'WORKDIR')).toBe(`/app/${service}`);
+    expect(runtime.vars['NODE_ENV']).toBe('production');
+    expect(lastOf(runtime, 'EXPOSE')).toBe('3000');
+  });
+
+  it('installs production dependencies only for the runtime image and runs no install script', () => {
+    const installs = stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
+    expect(installs.some((i) => i.args.includes('--omit=dev'))).toBe(true);
+    for (const install of installs) expect(install.args).toContain('--ignore-scripts');
+  });
+
+  it('stays identical to the other services’ Dockerfiles but for the service name', () => {
+    const normalise = (content: string, name: string): string =>
+      content
+        .split('\n')
+        .filter((line) => !line.startsWith('#'))
+        .join('\n')
+        .replace(new RegExp(`^ARG SERVICE=${name}$`, 'm'), 'ARG SERVICE=<service>');
+    const reference = normalise(fs.readFileSync(path.join(repoRoot, 'auth/Dockerfile'), 'utf8'), 'auth');
+    expect(normalise(text, service)).toBe(reference);
+  });
+});
