@@ -45,7 +45,7 @@ it('publishes, listens, versions and relays', async () => {
   stageEvent(t as never, Subjects.TicketCreated, { id: t.id as string, version: 0, title: 'x', price: 2, userId: 'u' });
   await relay.commit(t as never);
   await probe.waitFor(Subjects.TicketCreated, (d) => d.title === 'x');
-  expect((await Thing.findById(t.id).lean())?.outbox).toEqual([]);
+  expect((await Thing.findById(t.id).lean<{ outbox: unknown[] }>())?.outbox).toEqual([]);
 
   const a = await Thing.findById(t.id);
   const b = await Thing.findById(t.id);

@@ -38,6 +38,12 @@ function parseEnvelope(raw: string | Buffer | String): EventEnvelope | undefined
   }
 }
 
+export interface ListenerOptions {
+  /** Overrides the listener's ack wait (tests use 1 s so redeliveries come quickly). */
+  ackWaitMs?: number;
+  maxInFlight?: number;
+}
+
 /**
  * Base of every listener: one durable queue group per consuming service, manual acks, and an ack
  * only after onMessage resolved (its effect is stored). Any failure is caught and logged and the
@@ -55,9 +61,13 @@ export abstract class Listener<E extends BusEvent> {
   constructor(
     protected readonly bus: Bus,
     logger: Logger,
+    opts: ListenerOptions = {},
   ) {
     this.log = logger.child({ component: 'listener', listener: new.target.name });
+    this.overrides = opts;
   }
+
+  private readonly overrides: ListenerOptions;
 
   abstract onMessage(data: E['data'], ctx: MessageContext): Promise<void>;
 
@@ -66,8 +76,9 @@ export abstract class Listener<E extends BusEvent> {
       {
         subject: this.subject,
         queueGroup: this.queueGroupName,
-        ackWaitMs: this.ackWaitMs,
-        maxInFlight: this.maxInFlight,
+        // The streaming server refuses ack waits under one second.
+        ackWaitMs: Math.max(1_000, this.overrides.ackWaitMs ?? this.ackWaitMs),
+        maxInFlight: this.overrides.maxInFlight ?? this.maxInFlight,
       },
       (msg) => void this.handle(msg),
     );
