@@ -30,7 +30,7 @@ export function signinRouter(jwtKey: string, expiresInSeconds: number): Router {
       // One message for both cases, so the response does not tell which emails have accounts.
       if (user === null || !valid) throw new BadRequestError('Invalid credentials', 'INVALID_CREDENTIALS');
       req.session = {
-        jwt: signUserToken({ id: user.id, email: user.email }, jwtKey, expiresInSeconds),
+        jwt: signUserToken({ id: user._id.toHexString(), email: user.email }, jwtKey, expiresInSeconds),
       };
       res.status(200).json(user);
     },

@@ -35,7 +35,7 @@ export function signupRouter(jwtKey: string, expiresInSeconds: number): Router {
         throw err;
       }
       req.session = {
-        jwt: signUserToken({ id: user.id, email: user.email }, jwtKey, expiresInSeconds),
+        jwt: signUserToken({ id: user._id.toHexString(), email: user.email }, jwtKey, expiresInSeconds),
       };
       res.status(201).json(user);
     },

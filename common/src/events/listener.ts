@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { requestContext } from '../log';
 import type { Bus } from './bus';
 import type { BusEvent, EventEnvelope } from './events';
-import type { Subjects } from './subjects';
 import { isValidEventData } from './validate';
 
 export interface MessageContext {
@@ -26,6 +25,8 @@ export class RetryLaterError extends Error {
   }
 }
 
+// node-nats-streaming types message data as the String wrapper object.
+// eslint-disable-next-line @typescript-eslint/no-wrapper-object-types
 function parseEnvelope(raw: string | Buffer | String): EventEnvelope | undefined {
   try {
     const parsed: unknown = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw));
@@ -96,7 +97,7 @@ export abstract class Listener<E extends BusEvent> {
 
   private async handle(msg: Message): Promise<void> {
     const envelope = parseEnvelope(msg.getData());
-    if (envelope === undefined || !isValidEventData(this.subject as Subjects, envelope.data)) {
+    if (envelope === undefined || !isValidEventData(this.subject, envelope.data)) {
       this.log.error({ sequence: msg.getSequence(), raw: String(msg.getData()).slice(0, 500) }, 'poison message acked');
       this.ack(msg);
       return;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import mongoose, { Schema, type Model } from 'mongoose';
+import type mongoose from 'mongoose';
+import { Schema, type Model } from 'mongoose';
 import type { Logger } from 'pino';
 import type { Bus } from '../events/bus';
 import type { EventData } from '../events/events';

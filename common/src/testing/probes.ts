@@ -1,6 +1,6 @@
 import type { Message } from 'node-nats-streaming';
 import pino from 'pino';
-import { Bus, type EventData, type EventEnvelope, type Subjects } from '../events';
+import { type Bus, type EventData, type EventEnvelope, type Subjects } from '../events';
 import type { UserPayload } from '../http';
 import { signUserToken } from '../http';
 

@@ -1,0 +1,24 @@
+import {
+  busConfigSpec,
+  httpConfigSpec,
+  int,
+  jwtConfigSpec,
+  loadConfig,
+  mongoConfigSpec,
+  type ConfigOf,
+} from '@ticketing/common';
+
+export const ordersConfigSpec = {
+  ...httpConfigSpec,
+  ...mongoConfigSpec,
+  ...jwtConfigSpec,
+  ...busConfigSpec,
+  /** How long a new order holds its ticket before the expiration service cancels it (15 minutes). */
+  EXPIRATION_WINDOW_SECONDS: int({ default: 15 * 60, min: 1 }),
+};
+
+export type OrdersConfig = ConfigOf<typeof ordersConfigSpec>;
+
+export function loadOrdersConfig(env: NodeJS.ProcessEnv = process.env): OrdersConfig {
+  return loadConfig(ordersConfigSpec, env);
+}

@@ -1,0 +1,25 @@
+import { createApp, type Logger, type OutboxRelay, type ReadinessChecks } from '@ticketing/common';
+import type { Express } from 'express';
+import type { TicketsConfig } from './config';
+import { listTicketsRouter } from './routes/list-tickets';
+import { newTicketRouter } from './routes/new-ticket';
+import { showTicketRouter } from './routes/show-ticket';
+import { updateTicketRouter } from './routes/update-ticket';
+
+export interface TicketsAppDeps {
+  config: Pick<TicketsConfig, 'JWT_KEY' | 'NODE_ENV'>;
+  logger: Logger;
+  readiness: ReadinessChecks;
+  /** Stores changes with their events and publishes them (see OutboxRelay). */
+  relay: OutboxRelay;
+}
+
+export function buildApp({ config, logger, readiness, relay }: TicketsAppDeps): Express {
+  return createApp({
+    logger,
+    jwtKey: config.JWT_KEY,
+    secureCookies: config.NODE_ENV === 'production',
+    readiness,
+    routers: [newTicketRouter(relay), listTicketsRouter, showTicketRouter, updateTicketRouter(relay)],
+  });
+}

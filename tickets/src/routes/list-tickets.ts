@@ -1,0 +1,56 @@
+import { BadRequestError, validateRequest } from '@ticketing/common';
+import { Router } from 'express';
+import { query } from 'express-validator';
+import { Ticket } from '../models/ticket';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+const OBJECT_ID = /^[a-f0-9]{24}$/;
+
+/** The cursor is opaque to clients: base64url of the last ticket's id on the page. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!OBJECT_ID.test(id)) throw new BadRequestError('The cursor is not valid', 'INVALID_CURSOR', 'cursor');
+  return id;
+}
+
+// Express 5 re-parses req.query on every read, so sanitizers cannot write back to it: the
+// validators only check, and the handler converts. A repeated parameter (an array) is refused.
+const isPageSize = (value: unknown): boolean =>
+  typeof value === 'string' && /^\d{1,3}$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_PAGE_SIZE;
+
+/**
+ * Tickets for sale (those no order holds), newest first, one page at a time. Paging by id
+ * (`_id < cursor`) rather than by offset keeps pages stable while tickets are added or reserved.
+ */
+export const listTicketsRouter = Router().get(
+  '/api/tickets',
+  query('limit')
+    .optional()
+    .custom(isPageSize)
+    .withMessage(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`),
+  query('cursor')
+    .optional()
+    .custom((value: unknown) => typeof value === 'string')
+    .withMessage('cursor must be a single string'),
+  validateRequest,
+  async (req, res) => {
+    const { limit: rawLimit, cursor } = req.query as { limit?: string; cursor?: string };
+    const limit = rawLimit === undefined ? DEFAULT_PAGE_SIZE : Number(rawLimit);
+    const filter: Record<string, unknown> = { orderId: { $exists: false } };
+    if (cursor !== undefined) filter['_id'] = { $lt: decodeCursor(cursor) };
+    // One extra row tells whether another page exists without a second query.
+    const rows = await Ticket.find(filter)
+      .sort({ _id: -1 })
+      .limit(limit + 1);
+    const tickets = rows.slice(0, limit);
+    const last = tickets[tickets.length - 1];
+    const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(String(last._id)) : null;
+    res.json({ tickets, nextCursor });
+  },
+);
