@@ -1,0 +1,32 @@
+import {
+  Listener,
+  Subjects,
+  type Bus,
+  type ListenerOptions,
+  type Logger,
+  type OrderCompletedEvent,
+} from '@ticketing/common';
+import type { ExpirationQueue } from '../../queues/expiration-queue';
+import { queueGroupName } from './queue-group-name';
+
+/**
+ * A paid order must not expire: drop its job if it has not fired yet. (If it already fired, the
+ * orders service ignores expiration:complete for a complete order.)
+ */
+export class OrderCompletedListener extends Listener<OrderCompletedEvent> {
+  readonly subject = Subjects.OrderCompleted;
+  readonly queueGroupName = queueGroupName;
+
+  constructor(
+    bus: Bus,
+    logger: Logger,
+    private readonly expirations: ExpirationQueue,
+    opts?: ListenerOptions,
+  ) {
+    super(bus, logger, opts);
+  }
+
+  async onMessage(data: OrderCompletedEvent['data']): Promise<void> {
+    await this.expirations.cancel(data.id);
+  }
+}

@@ -1,0 +1,2 @@
+/** The durable queue group every expiration listener joins: one delivery per event per service. */
+export const queueGroupName = 'expiration-service';

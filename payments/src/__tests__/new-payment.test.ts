@@ -1,0 +1,349 @@
+import { Bus, OrderStatus, OutboxRelay, Subjects, makeClientId } from '@ticketing/common';
+import {
+  TEST_JWT_KEY,
+  eventually,
+  freePort,
+  natsTestConfig,
+  silentLogger,
+  testChannelPrefix,
+} from '@ticketing/common/testing';
+import request from 'supertest';
+import { buildApp } from '../app';
+import { Payment, PaymentStatus } from '../models/payment';
+import { idempotencyKeyFor } from '../services/charge';
+import { buildOrder, buyer, newId, startPayments, stripeClientFor, type PaymentsHarness } from './harness';
+import { cardDeclined } from './stripe-proxy';
+
+let h: PaymentsHarness;
+
+beforeAll(async () => {
+  h = await startPayments('new-payment', { listeners: false });
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+beforeEach(() => {
+  h.proxy.reset();
+});
+
+const pay = (cookie: string[] | undefined, body: Record<string, unknown>) => {
+  const req = request(h.app).post('/api/payments');
+  if (cookie !== undefined) void req.set('Cookie', cookie);
+  return req.send(body);
+};
+
+describe('POST /api/payments', () => {
+  describe('refusals', () => {
+    it('rejects a caller who is not signed in with 401', async () => {
+      const order = await buildOrder();
+
+      const res = await pay(undefined, { orderId: order.id, token: 'tok_visa' }).expect(401);
+
+      expect(res.body.errors[0].code).toBe('NOT_AUTHORIZED');
+      expect(h.proxy.requests).toHaveLength(0);
+    });
+
+    it('rejects a malformed order id with 400', async () => {
+      const res = await pay(buyer().cookie, { orderId: 'not-an-id', token: 'tok_visa' }).expect(400);
+
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: 'orderId', code: 'VALIDATION_FAILED' })]);
+    });
+
+    it('rejects a missing or empty token with 400', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+
+      const missing = await pay(user.cookie, { orderId: order.id }).expect(400);
+      const empty = await pay(user.cookie, { orderId: order.id, token: '  ' }).expect(400);
+      const notString = await pay(user.cookie, { orderId: order.id, token: 42 }).expect(400);
+
+      for (const res of [missing, empty, notString]) expect(res.body.errors[0].field).toBe('token');
+      expect(h.proxy.requests).toHaveLength(0);
+    });
+
+    it('rejects a body that is not JSON with 400', async () => {
+      const res = await request(h.app)
+        .post('/api/payments')
+        .set('Cookie', buyer().cookie)
+        .set('Content-Type', 'application/json')
+        .send('{"orderId":')
+        .expect(400);
+
+      expect(res.body.errors[0].code).toBe('MALFORMED_JSON');
+    });
+
+    it('answers 404 for an order it does not know', async () => {
+      const res = await pay(buyer().cookie, { orderId: newId(), token: 'tok_visa' }).expect(404);
+
+      expect(res.body.errors[0].code).toBe('ORDER_NOT_FOUND');
+    });
+
+    it("refuses another user's order with 403 and charges nothing", async () => {
+      const order = await buildOrder({ userId: newId() });
+
+      const res = await pay(buyer().cookie, { orderId: order.id, token: 'tok_visa' }).expect(403);
+
+      expect(res.body.errors[0].code).toBe('NOT_ORDER_OWNER');
+      expect(h.proxy.charges()).toHaveLength(0);
+    });
+
+    it('refuses a cancelled order with 400 ORDER_CANCELLED', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id, status: OrderStatus.Cancelled, version: 1 });
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(400);
+
+      expect(res.body.errors[0].code).toBe('ORDER_CANCELLED');
+      expect(h.proxy.charges()).toHaveLength(0);
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
+    });
+
+    it('refuses a complete order with 400 ORDER_COMPLETE', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id, status: OrderStatus.Complete, version: 1 });
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(400);
+
+      expect(res.body.errors[0].code).toBe('ORDER_COMPLETE');
+      expect(h.proxy.charges()).toHaveLength(0);
+    });
+
+    it('refuses an order whose expiresAt has passed with 400 ORDER_EXPIRED, even before it is cancelled', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id, expiresAt: new Date(Date.now() - 1_000) });
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(400);
+
+      expect(res.body.errors[0].code).toBe('ORDER_EXPIRED');
+      expect(h.proxy.charges()).toHaveLength(0);
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
+    });
+
+    it('refuses a second payment of a paid order with 400 ORDER_ALREADY_PAID and charges once', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+      await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_mastercard' }).expect(400);
+
+      expect(res.body.errors[0].code).toBe('ORDER_ALREADY_PAID');
+      expect(h.proxy.charges()).toHaveLength(1);
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(1);
+    });
+  });
+
+  describe('a successful payment', () => {
+    it('answers 201 with the payment id and stores the payment', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id, priceCents: 2_500 });
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+
+      expect(Object.keys(res.body)).toEqual(['id']);
+      const payment = await Payment.findById(res.body.id);
+      expect(payment).toMatchObject({
+        orderId: order.id,
+        amount: 2_500,
+        currency: 'usd',
+        status: PaymentStatus.Succeeded,
+        stripeId: expect.stringMatching(/^pi_/),
+      });
+    });
+
+    it('charges the stored price in cents and USD through one confirmed PaymentIntent', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id, priceCents: 1_999 });
+
+      await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+
+      const [charge, ...more] = h.proxy.charges();
+      expect(more).toHaveLength(0);
+      expect(charge!.form.get('amount')).toBe('1999');
+      expect(charge!.form.get('currency')).toBe('usd');
+      expect(charge!.form.get('confirm')).toBe('true');
+      expect(charge!.form.get('metadata[orderId]')).toBe(order.id);
+    });
+
+    it('turns a card token into a PaymentMethod and charges that', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+
+      await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+
+      const created = h.proxy.requests.find((r) => r.path === '/v1/payment_methods');
+      expect(created?.form.get('card[token]')).toBe('tok_visa');
+      expect(h.proxy.charges()[0]!.form.get('payment_method')).toMatch(/^pm_/);
+    });
+
+    it('charges a PaymentMethod id directly', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+
+      await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
+
+      expect(h.proxy.requests.map((r) => r.path)).toEqual(['/v1/payment_intents']);
+      expect(h.proxy.charges()[0]!.form.get('payment_method')).toBe('pm_card_visa');
+    });
+
+    it('sends an idempotency key derived from the order id', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+
+      await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
+
+      const key = h.proxy.charges()[0]!.idempotencyKey;
+      expect(key).toContain(order.id);
+      expect(key).toBe(`${idempotencyKeyFor(order.id, 'pm_card_visa')}-pi`);
+    });
+
+    it('publishes payment:created with the payment id, order id and Stripe id', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+
+      const event = await h.probe.waitFor(Subjects.PaymentCreated, (e) => e.orderId === order.id);
+      const payment = await Payment.findById(res.body.id).lean();
+      expect(event).toEqual({ id: res.body.id, orderId: order.id, stripeId: payment!.stripeId });
+      // Published and popped off the document.
+      await expect(Payment.findById(res.body.id).lean()).resolves.toMatchObject({ outbox: [] });
+    });
+
+    it('claims the same order whatever the case of its id', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+      await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+
+      const res = await pay(user.cookie, { orderId: order.id.toUpperCase(), token: 'tok_visa' }).expect(400);
+
+      expect(res.body.errors[0].code).toBe('ORDER_ALREADY_PAID');
+      expect(h.proxy.charges()).toHaveLength(1);
+    });
+  });
+
+  describe('when Stripe fails', () => {
+    it('answers 402 PAYMENT_DECLINED for a declined card, stores nothing, and lets the buyer retry', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+      h.proxy.intercept((r) =>
+        r.path === '/v1/payment_intents' && r.form.get('payment_method') === 'pm_card_chargeDeclined'
+          ? cardDeclined()
+          : undefined,
+      );
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'pm_card_chargeDeclined' }).expect(402);
+
+      expect(res.body.errors[0]).toEqual({ code: 'PAYMENT_DECLINED', message: 'Your card was declined.' });
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
+      await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
+    });
+
+    it('answers 503 with a clear message when Stripe cannot be reached, and stores nothing', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+      const unreachable = stripeClientFor(`http://127.0.0.1:${await freePort()}`);
+
+      const res = await request(h.appWith(unreachable))
+        .post('/api/payments')
+        .set('Cookie', user.cookie)
+        .send({ orderId: order.id, token: 'pm_card_visa' })
+        .expect(503);
+
+      expect(res.body.errors[0]).toEqual({
+        code: 'PAYMENT_PROVIDER_UNAVAILABLE',
+        message: 'The payment provider could not be reached; no payment was recorded, please try again shortly',
+      });
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
+      // Nothing is left claimed: the buyer can pay once Stripe is back.
+      await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
+    });
+
+    it('answers 503 when Stripe itself fails (5xx), and stores nothing', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+      h.proxy.intercept(() => ({ status: 500, body: { error: { type: 'api_error', message: 'Stripe is down' } } }));
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(503);
+
+      expect(res.body.errors[0].code).toBe('PAYMENT_PROVIDER_UNAVAILABLE');
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
+    });
+
+    it('answers 400 INVALID_PAYMENT_TOKEN for a token Stripe does not know', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+      h.proxy.intercept((r) =>
+        r.path === '/v1/payment_methods'
+          ? {
+              status: 400,
+              body: {
+                error: {
+                  type: 'invalid_request_error',
+                  code: 'resource_missing',
+                  param: 'card[token]',
+                  message: "No such token: 'tok_unknown'",
+                },
+              },
+            }
+          : undefined,
+      );
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_unknown' }).expect(400);
+
+      expect(res.body.errors[0]).toMatchObject({ code: 'INVALID_PAYMENT_TOKEN', field: 'token' });
+      expect(h.proxy.charges()).toHaveLength(0);
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
+    });
+
+    it('answers 502 when Stripe refuses our key, and stores nothing', async () => {
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+      h.proxy.intercept(() => ({
+        status: 401,
+        body: { error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_***' } },
+      }));
+
+      const res = await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(502);
+
+      expect(res.body.errors[0].code).toBe('PAYMENT_PROVIDER_ERROR');
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
+    });
+  });
+
+  describe('when the bus is down', () => {
+    it('still answers 201 and publishes payment:created once the bus is back', async () => {
+      const { url, clusterId } = natsTestConfig();
+      const downBus = new Bus({
+        url,
+        clusterId,
+        clientId: makeClientId('test-payments-down'),
+        logger: silentLogger,
+        channelPrefix: testChannelPrefix(),
+      });
+      const relay = new OutboxRelay({ bus: downBus, models: [Payment], logger: silentLogger, retryIntervalMs: 100 });
+      relay.start();
+      const app = buildApp({ JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' }, silentLogger, {}, { stripe: h.stripe, relay });
+      const user = buyer();
+      const order = await buildOrder({ userId: user.id });
+
+      try {
+        const res = await request(app)
+          .post('/api/payments')
+          .set('Cookie', user.cookie)
+          .send({ orderId: order.id, token: 'pm_card_visa' })
+          .expect(201);
+        expect((await Payment.findById(res.body.id).lean())!.outbox).toHaveLength(1);
+
+        await downBus.connect();
+
+        await h.probe.waitFor(Subjects.PaymentCreated, (e) => e.id === res.body.id);
+        await eventually(async () => expect((await Payment.findById(res.body.id).lean())!.outbox).toHaveLength(0));
+      } finally {
+        await relay.stop();
+        await downBus.close();
+      }
+    });
+  });
+});

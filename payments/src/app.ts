@@ -1,0 +1,20 @@
+import { createApp, type Logger, type ReadinessChecks } from '@ticketing/common';
+import type { Express } from 'express';
+import type { PaymentsConfig } from './config';
+import { newPaymentRouter } from './routes/new-payment';
+import type { PaymentDeps } from './services/pay-order';
+
+export function buildApp(
+  config: Pick<PaymentsConfig, 'JWT_KEY' | 'NODE_ENV'>,
+  logger: Logger,
+  readiness: ReadinessChecks,
+  deps: Omit<PaymentDeps, 'logger'>,
+): Express {
+  return createApp({
+    logger,
+    jwtKey: config.JWT_KEY,
+    secureCookies: config.NODE_ENV === 'production',
+    readiness,
+    routers: [newPaymentRouter({ ...deps, logger })],
+  });
+}

@@ -1,0 +1,13 @@
+import { Listener, OrderStatus, Subjects, type OrderCompletedEvent } from '@ticketing/common';
+import { applyOrderEvent } from '../../models/order';
+import { queueGroupName } from './queue-group-name';
+
+/** The order is paid for (by our payment:created): no further payment is accepted. */
+export class OrderCompletedListener extends Listener<OrderCompletedEvent> {
+  readonly subject = Subjects.OrderCompleted;
+  readonly queueGroupName = queueGroupName;
+
+  async onMessage(data: OrderCompletedEvent['data']): Promise<void> {
+    await applyOrderEvent(data, (order) => order.set('status', OrderStatus.Complete));
+  }
+}

@@ -1,0 +1,26 @@
+import { Listener, Subjects, toCents, type OrderCreatedEvent } from '@ticketing/common';
+import { Order } from '../../models/order';
+import { queueGroupName } from './queue-group-name';
+
+/** Adds the order to the replica, with the price it was created with (in cents) and its expiry. */
+export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
+  readonly subject = Subjects.OrderCreated;
+  readonly queueGroupName = queueGroupName;
+
+  async onMessage(data: OrderCreatedEvent['data']): Promise<void> {
+    try {
+      await Order.create({
+        _id: data.id,
+        userId: data.userId,
+        status: data.status,
+        priceCents: toCents(data.ticket.price),
+        expiresAt: new Date(data.expiresAt),
+        version: data.version,
+      });
+    } catch (err) {
+      // Already in the replica: a redelivery, acked and ignored.
+      if ((err as { code?: unknown }).code === 11000) return;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** The durable queue group every payments listener joins: one delivery per event per service. */
+export const queueGroupName = 'payments-service';

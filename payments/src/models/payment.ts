@@ -1,0 +1,64 @@
+import { fromCents, outboxPlugin, stripOutbox, versionPlugin, type OutboxEntry } from '@ticketing/common';
+import mongoose, { Schema, type HydratedDocument, type Model } from 'mongoose';
+
+export enum PaymentStatus {
+  /** The order is claimed and Stripe is being asked; no other payment of this order can start. */
+  Pending = 'pending',
+  /** Stripe took the money. */
+  Succeeded = 'succeeded',
+  /** The order was cancelled (expired) while it was being paid: the money was given back. */
+  Refunded = 'refunded',
+}
+
+export interface PaymentAttrs {
+  /** The order paid for; unique: one payment per order, which is what stops a double charge. */
+  orderId: string;
+  /** Integer cents (19.99 is 1999), as Stripe takes it. */
+  amount: number;
+  currency: 'usd';
+  status: PaymentStatus;
+  /** The Stripe PaymentIntent; set once the charge went through. */
+  stripeId?: string;
+  /** Stripe's status of the PaymentIntent when it was recorded (succeeded, processing, ...). */
+  stripeStatus?: string;
+  refundId?: string;
+  version: number;
+  outbox: OutboxEntry[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type PaymentDoc = HydratedDocument<PaymentAttrs>;
+
+const paymentSchema = new Schema<PaymentAttrs>(
+  {
+    orderId: { type: String, required: true },
+    amount: { type: Number, required: true, min: 1, validate: Number.isInteger },
+    currency: { type: String, required: true, enum: ['usd'], default: 'usd' },
+    status: { type: String, required: true, enum: Object.values(PaymentStatus) },
+    stripeId: { type: String },
+    stripeStatus: { type: String },
+    refundId: { type: String },
+  },
+  {
+    timestamps: true,
+    versionKey: false,
+    toJSON: {
+      transform(_doc, ret: Record<string, unknown>) {
+        ret['id'] = String(ret['_id']);
+        ret['amount'] = fromCents(ret['amount'] as number);
+        delete ret['_id'];
+        delete ret['updatedAt'];
+        stripOutbox(ret);
+        return ret;
+      },
+    },
+  },
+);
+
+// The claim: inserting the pending payment is what decides which of concurrent requests charges.
+paymentSchema.index({ orderId: 1 }, { unique: true });
+paymentSchema.plugin(versionPlugin, { mode: 'owner' });
+paymentSchema.plugin(outboxPlugin);
+
+export const Payment: Model<PaymentAttrs> = mongoose.model<PaymentAttrs>('Payment', paymentSchema);
