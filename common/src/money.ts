@@ -17,6 +17,7 @@ export function isValidPrice(value: unknown): value is number {
     Number.isFinite(value) &&
     value > 0 &&
     value <= 1_000_000 &&
-    Math.abs(value * 100 - Math.round(value * 100)) < 1e-6
+    // Exactly representable as cents: 19.99 passes, 19.990000001 and 19.999 do not.
+    fromCents(toCents(value)) === value
   );
 }

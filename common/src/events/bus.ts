@@ -112,7 +112,9 @@ export class Bus extends EventEmitter {
       stanMaxPingOut: this.opts.maxPingOut ?? 3,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      waitOnFirstConnect: true,
+      // A failed first connection must surface as 'error' so that open()'s backoff (and its log
+      // line) takes over; with waitOnFirstConnect the client would retry silently every 250 ms.
+      waitOnFirstConnect: false,
     });
     this.stan = stan;
     let up = false;

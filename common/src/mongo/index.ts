@@ -1,3 +1,4 @@
 export * from './connect';
 export * from './outbox';
 export * from './version-plugin';
+export * from './run-exclusive';

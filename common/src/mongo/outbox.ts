@@ -6,6 +6,7 @@ import type { Bus } from '../events/bus';
 import type { EventData } from '../events/events';
 import type { Subjects } from '../events/subjects';
 import { currentRequestId } from '../log';
+import { runExclusive } from './run-exclusive';
 
 /**
  * Transactional outbox inside the document itself. A change and the event that describes it are
@@ -37,7 +38,9 @@ const outboxEntrySchema = new Schema<OutboxEntry>(
   { _id: false, minimize: false },
 );
 
-export function outboxPlugin(schema: Schema): void {
+/** Generic for the same reason as versionPlugin: it must fit typed schemas. */
+export function outboxPlugin<DocType, TModel>(typedSchema: Schema<DocType, TModel>): void {
+  const schema = typedSchema as unknown as Schema;
   schema.add({ outbox: { type: [outboxEntrySchema], default: [] } });
 }
 
@@ -78,7 +81,7 @@ export interface OutboxRelayOptions {
 }
 
 export class OutboxRelay {
-  private readonly locks = new Map<string, Promise<boolean>>();
+  private readonly pending = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private dirty = true;
   private stopped = true;
@@ -95,20 +98,32 @@ export class OutboxRelay {
 
   /** Publishes the pending events of one document, in order. Resolves true when none are left. */
   flush(model: AnyModel, id: unknown): Promise<boolean> {
-    const key = `${model.modelName}:${String(id)}`;
-    const previous = this.locks.get(key) ?? Promise.resolve(true);
-    const next = previous.then(() => this.flushNow(model, id));
-    this.locks.set(key, next);
-    void next.finally(() => {
-      if (this.locks.get(key) === next) this.locks.delete(key);
-    });
-    return next;
+    return this.exclusive(model, id, () => this.flushNow(model, id));
   }
 
-  /** Saves the document (change and staged events in one write) and tries to publish at once. */
+  /**
+   * Saves the document (change and staged events in one write) and tries to publish at once. The
+   * save and the relay's own writes to the document (removing published entries) never overlap
+   * within this process: on FerretDB an update rewrites the whole document, so an overlapping
+   * removal could undo the save.
+   */
   async commit(doc: mongoose.Document & OutboxDocument): Promise<void> {
-    await doc.save();
-    await this.flush(doc.constructor as AnyModel, doc._id);
+    const model = doc.constructor as AnyModel;
+    await this.exclusive(model, doc._id, async () => {
+      await doc.save();
+      await this.flushNow(model, doc._id);
+    });
+  }
+
+  private exclusive<T>(model: AnyModel, id: unknown, task: () => Promise<T>): Promise<T> {
+    const key = `outbox:${model.modelName}:${String(id)}`;
+    const run = runExclusive(key, task);
+    this.pending.add(run);
+    void run.then(
+      () => this.pending.delete(run),
+      () => this.pending.delete(run),
+    );
+    return run;
   }
 
   private async flushNow(model: AnyModel, id: unknown): Promise<boolean> {
@@ -195,6 +210,6 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await Promise.allSettled([...this.locks.values()]);
+    await Promise.allSettled([...this.pending]);
   }
 }

@@ -26,8 +26,15 @@ export interface VersionedStatics<TDoc> {
  * `optimisticConcurrency` option cannot express the replica rule, so this plugin writes the version
  * condition into the save's filter itself (document.$where is merged into the update filter; an
  * update that matches nothing makes mongoose raise DocumentNotFoundError, turned here into a 409).
+ * Generic over the schema's types: a plugin typed with the bare `Schema` cannot be passed to
+ * `plugin()` of a schema declared as `new Schema<Attrs, Model>(...)`.
  */
-export function versionPlugin(schema: Schema, options: VersionPluginOptions = { mode: 'owner' }): void {
+export function versionPlugin<DocType, TModel>(
+  typedSchema: Schema<DocType, TModel>,
+  options: VersionPluginOptions = { mode: 'owner' },
+): void {
+  // The plugin only touches the paths it adds itself, so it works on the untyped view.
+  const schema = typedSchema as unknown as Schema;
   schema.add({ version: { type: Number, required: true, default: 0, min: 0 } });
 
   schema.pre('save', function () {

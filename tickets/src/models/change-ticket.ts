@@ -1,4 +1,4 @@
-import { VersionConflictError, type OutboxRelay } from '@ticketing/common';
+import { VersionConflictError, runExclusive, type OutboxRelay } from '@ticketing/common';
 import { Ticket, stageTicketUpdated, type TicketDoc } from './ticket';
 
 /**
@@ -16,24 +16,27 @@ export const MAX_CHANGE_ATTEMPTS = 5;
  * then reloaded and the change applied again on top of the other write, so neither is lost.
  * Returns the ticket as stored, or null when there is no such ticket.
  */
-export async function changeTicket(
+export function changeTicket(
   relay: OutboxRelay,
   id: string,
   change: TicketChange,
   maxAttempts = MAX_CHANGE_ATTEMPTS,
 ): Promise<TicketDoc | null> {
-  for (let attempt = 1; ; attempt += 1) {
-    const ticket = await Ticket.findById(id);
-    if (ticket === null) return null;
-    if (!(await change(ticket))) return ticket;
-    stageTicketUpdated(ticket);
-    try {
-      await relay.commit(ticket);
-      return ticket;
-    } catch (err) {
-      // Past the last attempt the error propagates: a route answers 409, a listener leaves the
-      // event unacked so that its redelivery tries again later.
-      if (!(err instanceof VersionConflictError) || attempt >= maxAttempts) throw err;
+  // One change of a ticket at a time in this process (see runExclusive: FerretDB's updates are not atomic).
+  return runExclusive(`ticket:${id}`, async () => {
+    for (let attempt = 1; ; attempt += 1) {
+      const ticket = await Ticket.findById(id);
+      if (ticket === null) return null;
+      if (!(await change(ticket))) return ticket;
+      stageTicketUpdated(ticket);
+      try {
+        await relay.commit(ticket);
+        return ticket;
+      } catch (err) {
+        // Past the last attempt the error propagates: a route answers 409, a listener leaves the
+        // event unacked so that its redelivery tries again later.
+        if (!(err instanceof VersionConflictError) || attempt >= maxAttempts) throw err;
+      }
     }
-  }
+  });
 }

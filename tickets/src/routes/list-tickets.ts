@@ -30,10 +30,7 @@ const isPageSize = (value: unknown): boolean =>
  */
 export const listTicketsRouter = Router().get(
   '/api/tickets',
-  query('limit')
-    .optional()
-    .custom(isPageSize)
-    .withMessage(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`),
+  query('limit').optional().custom(isPageSize).withMessage(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`),
   query('cursor')
     .optional()
     .custom((value: unknown) => typeof value === 'string')

@@ -1,0 +1,254 @@
+import { Subjects } from '@ticketing/common';
+import { closeTestMongo, connectTestMongo, eventually } from '@ticketing/common/testing';
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { Ticket } from '../models/ticket';
+import {
+  OrderCancelledPublisher,
+  OrderCreatedPublisher,
+  commitNewTicket,
+  newId,
+  orderCancelled,
+  orderCreated,
+  signin,
+  startTickets,
+  waitUntilAllAcked,
+  type TicketsHarness,
+} from './helpers';
+
+let svc: TicketsHarness;
+let created: OrderCreatedPublisher;
+let cancelled: OrderCancelledPublisher;
+
+beforeAll(async () => {
+  await connectTestMongo();
+  await Ticket.init();
+  svc = await startTickets({ listeners: true });
+  created = new OrderCreatedPublisher(svc.bus);
+  cancelled = new OrderCancelledPublisher(svc.bus);
+});
+
+afterAll(async () => {
+  await svc.close();
+  await closeTestMongo();
+});
+
+const updatesOf = (ticketId: string) => svc.probe.of(Subjects.TicketUpdated).filter((d) => d.id === ticketId);
+
+/** A ticket reserved by a fresh order, once the reservation's ticket:updated went out. */
+async function reservedTicket(userId = newId()) {
+  const ticket = await commitNewTicket(svc.relay, userId);
+  const ticketId = String(ticket._id);
+  const order = orderCreated(ticketId);
+  await created.publish(order);
+  await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.orderId === order.id);
+  return { ticketId, orderId: order.id, userId };
+}
+
+describe('order:created', () => {
+  it('reserves a free ticket, bumps its version and publishes ticket:updated with the orderId', async () => {
+    const ticket = await commitNewTicket(svc.relay);
+    const ticketId = String(ticket._id);
+    const order = orderCreated(ticketId);
+
+    await created.publish(order);
+
+    const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId);
+    expect(event).toEqual({
+      id: ticketId,
+      version: 1,
+      title: 'Concert',
+      price: 20,
+      userId: ticket.userId,
+      orderId: order.id,
+    });
+    // The relay pops the entry off the document once the server has acked the publish.
+    await eventually(async () =>
+      expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId: order.id, version: 1, outbox: [] }),
+    );
+  });
+
+  it('takes the reserved ticket off the listing and refuses the seller an edit', async () => {
+    const { ticketId, userId } = await reservedTicket();
+
+    const list = await request(svc.app).get('/api/tickets').query({ limit: '100' }).expect(200);
+    const edit = await request(svc.app)
+      .put(`/api/tickets/${ticketId}`)
+      .set('Cookie', signin(userId))
+      .send({ title: 'Concert', price: 99 });
+
+    expect(list.body.tickets.map((t: { id: string }) => t.id)).not.toContain(ticketId);
+    expect(edit.status).toBe(400);
+    expect(edit.body.errors[0].code).toBe('TICKET_RESERVED');
+  });
+
+  it('applies a duplicate delivery of the same event once: one version bump, one ticket:updated', async () => {
+    const ticket = await commitNewTicket(svc.relay);
+    const ticketId = String(ticket._id);
+    const order = orderCreated(ticketId);
+    const eventId = randomUUID();
+
+    // The orders outbox re-publishes with the same event id after a crash: the same event twice.
+    await created.publish(order, { id: eventId });
+    await created.publish(order, { id: eventId });
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCreated);
+
+    await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId);
+    expect(updatesOf(ticketId)).toHaveLength(1);
+    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId: order.id, version: 1 });
+  });
+
+  it('leaves a ticket held by another order alone, and acks the event instead of looping', async () => {
+    const { ticketId, orderId } = await reservedTicket();
+
+    await created.publish(orderCreated(ticketId));
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCreated);
+
+    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId, version: 1 });
+    expect(updatesOf(ticketId)).toHaveLength(1);
+  });
+
+  it('acks an order for a ticket it does not know without creating anything', async () => {
+    const ticketId = newId();
+
+    await created.publish(orderCreated(ticketId));
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCreated);
+
+    expect(await Ticket.findById(ticketId).lean()).toBeNull();
+    expect(updatesOf(ticketId)).toEqual([]);
+  });
+
+  it('carries the request id of the order into the ticket:updated it causes', async () => {
+    const ticket = await commitNewTicket(svc.relay);
+    const ticketId = String(ticket._id);
+
+    await created.publish(orderCreated(ticketId), { requestId: 'req-order-42' });
+
+    await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId);
+    const envelope = svc.probe.events.find(
+      (e) => e.subject === Subjects.TicketUpdated && (e.data as { id: string }).id === ticketId,
+    );
+    expect(envelope?.requestId).toBe('req-order-42');
+  });
+});
+
+describe('order:cancelled', () => {
+  it('releases the ticket (orderId unset), bumps its version and publishes ticket:updated without orderId', async () => {
+    const { ticketId, orderId, userId } = await reservedTicket();
+
+    await cancelled.publish(orderCancelled(ticketId, orderId));
+
+    const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    expect(event).toEqual({ id: ticketId, version: 2, title: 'Concert', price: 20, userId });
+    expect(event).not.toHaveProperty('orderId');
+    const stored = await Ticket.findById(ticketId).lean();
+    expect(stored).toMatchObject({ version: 2 });
+    // Unset, not null: the field is gone from the document.
+    expect(stored).not.toHaveProperty('orderId');
+  });
+
+  it('puts the released ticket back on sale: listed and editable by its seller', async () => {
+    const { ticketId, orderId, userId } = await reservedTicket();
+    await cancelled.publish(orderCancelled(ticketId, orderId));
+    await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+
+    const list = await request(svc.app).get('/api/tickets').query({ limit: '100' }).expect(200);
+    const edit = await request(svc.app)
+      .put(`/api/tickets/${ticketId}`)
+      .set('Cookie', signin(userId))
+      .send({ title: 'Concert', price: 25 });
+
+    expect(list.body.tickets.map((t: { id: string }) => t.id)).toContain(ticketId);
+    expect(edit.status).toBe(200);
+    expect(edit.body.version).toBe(3);
+  });
+
+  it('keeps the ticket reserved when the cancelled order is not the one holding it', async () => {
+    const { ticketId, orderId } = await reservedTicket();
+
+    await cancelled.publish(orderCancelled(ticketId, newId()));
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCancelled);
+
+    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId, version: 1 });
+    expect(updatesOf(ticketId)).toHaveLength(1);
+  });
+
+  it('releases once when the cancellation is delivered twice', async () => {
+    const { ticketId, orderId } = await reservedTicket();
+    const eventId = randomUUID();
+
+    await cancelled.publish(orderCancelled(ticketId, orderId), { id: eventId });
+    await cancelled.publish(orderCancelled(ticketId, orderId), { id: eventId });
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCancelled);
+
+    await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    expect(updatesOf(ticketId).map((d) => d.version)).toEqual([1, 2]);
+    expect((await Ticket.findById(ticketId).lean())?.version).toBe(2);
+  });
+
+  it('lets a new order reserve the ticket after a cancellation', async () => {
+    const { ticketId, orderId } = await reservedTicket();
+    await cancelled.publish(orderCancelled(ticketId, orderId));
+    await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    const next = orderCreated(ticketId);
+
+    await created.publish(next);
+
+    const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 3);
+    expect(event.orderId).toBe(next.id);
+  });
+});
+
+describe("a seller's edit racing a reservation", () => {
+  it('applies the reservation on top of an edit that landed first', async () => {
+    const userId = newId();
+    const ticket = await commitNewTicket(svc.relay, userId);
+    const ticketId = String(ticket._id);
+    const order = orderCreated(ticketId);
+
+    await request(svc.app)
+      .put(`/api/tickets/${ticketId}`)
+      .set('Cookie', signin(userId))
+      .send({ title: 'Edited', price: 30 })
+      .expect(200);
+    await created.publish(order);
+
+    const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    expect(event).toEqual({ id: ticketId, version: 2, title: 'Edited', price: 30, userId, orderId: order.id });
+  });
+
+  it('ends reserved with one version per change when the edit and the order arrive together', async () => {
+    const rounds = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const userId = newId();
+        const ticket = await commitNewTicket(svc.relay, userId);
+        const ticketId = String(ticket._id);
+        const order = orderCreated(ticketId);
+        const [edit] = await Promise.all([
+          request(svc.app)
+            .put(`/api/tickets/${ticketId}`)
+            .set('Cookie', signin(userId))
+            .send({ title: 'Edited', price: 30 }),
+          created.publish(order),
+        ]);
+        return { ticketId, orderId: order.id, editStatus: edit.status };
+      }),
+    );
+
+    for (const { ticketId, orderId, editStatus } of rounds) {
+      // The edit either landed before the reservation (200) or was refused after it (400).
+      expect([200, 400]).toContain(editStatus);
+      const versions = editStatus === 200 ? [1, 2] : [1];
+      await eventually(() =>
+        expect(
+          updatesOf(ticketId)
+            .map((d) => d.version)
+            .sort(),
+        ).toEqual(versions),
+      );
+      expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId, version: versions.length });
+      // The latest version always carries the reservation.
+      expect(updatesOf(ticketId).find((d) => d.version === versions.length)?.orderId).toBe(orderId);
+    }
+  });
+});
