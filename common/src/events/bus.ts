@@ -134,6 +134,22 @@ export class Bus extends EventEmitter {
     stan.on('connection_lost', (err: unknown) => {
       this.log.warn({ err, clientId }, 'NATS Streaming session lost');
     });
+    // The NATS client reconnects by itself, silently: without these, an outage shorter than
+    // pingInterval × maxPingOut would go unnoticed, every publish meanwhile would hang for its ack
+    // timeout, and readiness would say "connected" throughout.
+    stan.on('disconnect', () => {
+      if (this.connectedStan !== stan) return;
+      this.log.warn({ clientId }, 'NATS connection lost; publishes fail fast until it is back');
+      this.connectedStan = undefined;
+      this.emit('disconnected');
+    });
+    stan.on('reconnect', () => {
+      // The TCP connection is back, but whether the streaming session survived is unknown (a server
+      // restarted with a memory store has forgotten it). Close it cleanly, which also takes it out
+      // of its queue groups at once, and start a fresh session that subscribes everything again.
+      this.log.info({ clientId }, 'NATS connection back; starting a new streaming session');
+      this.drop(stan);
+    });
     stan.on('close', () => this.drop(stan));
   }
 

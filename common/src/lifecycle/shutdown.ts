@@ -1,10 +1,13 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
 export interface ShutdownStep {
   name: string;
   close: () => Promise<void>;
 }
+
+/** Longest a keep-alive connection may sit idle once the server is closing. */
+const DRAIN_KEEP_ALIVE_MS = 1_000;
 
 /** Stops accepting connections and resolves once every in-flight request has been answered. */
 export function closeHttpServer(server: Server): Promise<void> {
@@ -13,9 +16,26 @@ export function closeHttpServer(server: Server): Promise<void> {
       resolve();
       return;
     }
-    server.close((err) => (err ? reject(err) : resolve()));
-    // Keep-alive sockets with no request in flight would otherwise hold close() open.
-    server.closeIdleConnections();
+    // A busy keep-alive connection (the gateway's, a load balancer's) is never idle, so close() alone
+    // would wait for the shutdown deadline while its client kept sending. Requests that still arrive
+    // on an open connection are served and answered with `Connection: close`, so the client moves to
+    // a new connection (refused: nothing listens any more) instead of having one cut under it...
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+    });
+    // ...and a connection whose client falls silent after its last answer is closed soon. Idle ones
+    // are closed after the same delay rather than at once: a client may be writing its next request
+    // on one right now, and cutting it would fail that request.
+    if (server.keepAliveTimeout === 0 || server.keepAliveTimeout > DRAIN_KEEP_ALIVE_MS) {
+      server.keepAliveTimeout = DRAIN_KEEP_ALIVE_MS;
+    }
+    const idleTimer = setTimeout(() => server.closeIdleConnections(), DRAIN_KEEP_ALIVE_MS);
+    idleTimer.unref();
+    server.close((err) => {
+      clearTimeout(idleTimer);
+      if (err) reject(err);
+      else resolve();
+    });
   });
 }
 

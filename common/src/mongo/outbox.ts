@@ -50,7 +50,7 @@ export function stripOutbox(ret: Record<string, unknown>): void {
 }
 
 interface OutboxDocument {
-  _id: unknown;
+  _id: mongoose.Types.ObjectId;
   outbox: OutboxEntry[];
 }
 
@@ -143,10 +143,16 @@ export class OutboxRelay {
           time: new Date(entry.createdAt).toISOString(),
           ...(entry.requestId === undefined ? {} : { requestId: entry.requestId }),
         });
-        // Entries are appended at the tail and removed from the head. $pop guarded by the head's id
-        // (rather than $pull by a condition, which FerretDB does not support) removes exactly this
-        // entry, and does nothing if another relay instance removed it first.
-        await model.updateOne({ _id: id, 'outbox.0.id': entry.id }, { $pop: { outbox: -1 } });
+        // Remove exactly this entry: $pull of the whole stored value (as read, so it compares equal)
+        // does nothing if another relay instance removed it first and never touches a newer entry.
+        // The filter is the bare _id on purpose: FerretDB scans the whole collection for any filter
+        // with more than _id in it, while a conditional $pull is not supported there at all.
+        // The driver's collection, not the model: mongoose would re-cast the entry.
+        const pull: mongoose.mongo.UpdateFilter<OutboxDocument> = { $pull: { outbox: entry } };
+        await (model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>).updateOne(
+          { _id: doc._id },
+          pull,
+        );
       } catch (err) {
         this.log.warn({ err, subject: entry.subject, eventId: entry.id }, 'outbox publish failed; will retry');
         this.dirty = true;

@@ -1,0 +1,225 @@
+import { Bus, OrderStatus, OutboxRelay, Subjects, isMongoConnected, makeClientId } from '@ticketing/common';
+import { TEST_JWT_KEY, natsTestConfig, silentLogger, testChannelPrefix } from '@ticketing/common/testing';
+import { createServer, type Server } from 'node:http';
+import request from 'supertest';
+import { buildApp } from '../app';
+import { Order } from '../models/order';
+import { applyTicketUpdated } from '../models/ticket';
+import { applyPayment } from '../services/order-lifecycle';
+import {
+  EXPIRATION_WINDOW_SECONDS,
+  buildTicket,
+  buyer,
+  loadOrder,
+  newId,
+  startOrders,
+  type OrdersHarness,
+} from './harness';
+
+let h: OrdersHarness;
+beforeAll(async () => {
+  h = await startOrders('new-order');
+});
+afterAll(() => h.close());
+
+const order = (user = buyer(), ticketId?: string) =>
+  request(h.app).post('/api/orders').set('Cookie', user.cookie).send({ ticketId });
+
+describe('POST /api/orders', () => {
+  it('rejects a request without a session with 401', async () => {
+    const ticket = await buildTicket();
+    await request(h.app).post('/api/orders').send({ ticketId: ticket.id }).expect(401);
+  });
+
+  it('rejects a missing ticketId with 400', async () => {
+    const res = await request(h.app).post('/api/orders').set('Cookie', buyer().cookie).send({}).expect(400);
+    expect(res.body.errors[0]).toMatchObject({ field: 'ticketId', code: 'VALIDATION_FAILED' });
+  });
+
+  it('rejects a malformed ticketId with 400', async () => {
+    const res = await order(buyer(), 'not-an-id').expect(400);
+    expect(res.body.errors[0].field).toBe('ticketId');
+  });
+
+  it('rejects a ticketId that is not a string (an operator object) with 400', async () => {
+    await request(h.app)
+      .post('/api/orders')
+      .set('Cookie', buyer().cookie)
+      .send({ ticketId: { $gt: '' } })
+      .expect(400);
+  });
+
+  it('answers 404 for a ticket the replica does not know', async () => {
+    const res = await order(buyer(), newId()).expect(404);
+    expect(res.body.errors[0].code).toBe('TICKET_NOT_FOUND');
+  });
+
+  it('creates an order holding the ticket for the expiration window, with the ticket populated', async () => {
+    const ticket = await buildTicket({ title: 'Opera', price: 19.99 });
+    const user = buyer();
+    const before = Date.now();
+
+    const res = await order(user, ticket.id).expect(201);
+
+    expect(res.body).toMatchObject({
+      status: OrderStatus.Created,
+      userId: user.id,
+      price: 19.99,
+      version: 0,
+      ticket: { id: ticket.id, title: 'Opera', price: 19.99 },
+    });
+    const expiresAt = Date.parse(res.body.expiresAt as string);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + EXPIRATION_WINDOW_SECONDS * 1000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + EXPIRATION_WINDOW_SECONDS * 1000);
+    expect(res.body).not.toHaveProperty('outbox');
+    expect(res.body).not.toHaveProperty('ticketLock');
+    const stored = await loadOrder(res.body.id as string);
+    expect(stored?.status).toBe(OrderStatus.Created);
+  });
+
+  it('publishes order:created with the ticket price and an ISO expiresAt', async () => {
+    const ticket = await buildTicket({ price: 42.5 });
+    const user = buyer();
+
+    const res = await order(user, ticket.id).expect(201);
+
+    const event = await h.probe.waitFor(Subjects.OrderCreated, (e) => e.id === res.body.id);
+    expect(event).toEqual({
+      id: res.body.id,
+      version: 0,
+      status: OrderStatus.Created,
+      userId: user.id,
+      expiresAt: res.body.expiresAt,
+      ticket: { id: ticket.id, price: 42.5 },
+    });
+    expect(new Date(event.expiresAt).toISOString()).toBe(event.expiresAt);
+    // Published and popped off the document.
+    expect((await loadOrder(res.body.id as string))?.outbox).toHaveLength(0);
+  });
+
+  it('rejects a ticket that is already reserved with 400 TICKET_RESERVED', async () => {
+    const ticket = await buildTicket();
+    await order(buyer(), ticket.id).expect(201);
+
+    const res = await order(buyer(), ticket.id).expect(400);
+
+    expect(res.body.errors[0]).toMatchObject({ code: 'TICKET_RESERVED', field: 'ticketId' });
+    expect(await Order.countDocuments({ ticket: ticket._id })).toBe(1);
+  });
+
+  it('lets another buyer order a ticket whose earlier order was cancelled', async () => {
+    const ticket = await buildTicket();
+    const first = buyer();
+    const created = await order(first, ticket.id).expect(201);
+    await request(h.app)
+      .patch(`/api/orders/${created.body.id}`)
+      .set('Cookie', first.cookie)
+      .send({ status: 'cancelled' })
+      .expect(200);
+
+    const res = await order(buyer(), ticket.id).expect(201);
+
+    expect(res.body.status).toBe(OrderStatus.Created);
+  });
+
+  it('rejects a ticket that was sold (its order is complete) with 400', async () => {
+    const ticket = await buildTicket();
+    const created = await order(buyer(), ticket.id).expect(201);
+    await applyPayment(h.relay, created.body.id as string, { id: newId(), stripeId: 'ch_1' }, silentLogger);
+
+    const res = await order(buyer(), ticket.id).expect(400);
+
+    expect(res.body.errors[0].code).toBe('TICKET_RESERVED');
+  });
+
+  it('keeps the price the ticket had when the order was created', async () => {
+    const ticket = await buildTicket({ price: 20 });
+    const user = buyer();
+    const created = await order(user, ticket.id).expect(201);
+    await applyTicketUpdated({ id: ticket.id, version: 1, title: 'Concert', price: 35, userId: ticket.userId });
+
+    const res = await request(h.app).get(`/api/orders/${created.body.id}`).set('Cookie', user.cookie).expect(200);
+
+    expect(res.body.price).toBe(20);
+    expect(res.body.ticket.price).toBe(35);
+  });
+
+  it('creates exactly one order when 50 buyers order one ticket at once (5 rounds)', async () => {
+    const server: Server = createServer(h.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      for (let round = 0; round < 5; round += 1) {
+        const ticket = await buildTicket();
+        const responses = await Promise.all(
+          Array.from({ length: 50 }, () =>
+            request(server).post('/api/orders').set('Cookie', buyer().cookie).send({ ticketId: ticket.id }),
+          ),
+        );
+        const statuses = responses.map((r) => r.status);
+        expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+        expect(statuses.filter((s) => s === 400)).toHaveLength(49);
+        expect(
+          responses.filter((r) => r.status === 400).every((r) => r.body.errors[0].code === 'TICKET_RESERVED'),
+        ).toBe(true);
+        expect(await Order.countDocuments({ ticket: ticket._id })).toBe(1);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('POST /api/orders with its own configuration and bus', () => {
+  it('uses EXPIRATION_WINDOW_SECONDS from the configuration', async () => {
+    const app = buildApp(
+      { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test', EXPIRATION_WINDOW_SECONDS: 60 },
+      silentLogger,
+      {},
+      h.relay,
+    );
+    const ticket = await buildTicket();
+    const before = Date.now();
+
+    const res = await request(app).post('/api/orders').set('Cookie', buyer().cookie).send({ ticketId: ticket.id });
+
+    expect(res.status).toBe(201);
+    const expiresAt = Date.parse(res.body.expiresAt as string);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 60_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
+  });
+
+  it('succeeds while the bus is down and publishes order:created once it is back (outbox)', async () => {
+    const { url, clusterId } = natsTestConfig();
+    // Same channels as the harness's probe, but not connected yet.
+    const offline = new Bus({
+      url,
+      clusterId,
+      clientId: makeClientId('test-orders-offline'),
+      logger: silentLogger,
+      channelPrefix: testChannelPrefix(),
+      retryDelayMs: { min: 50, max: 200 },
+    });
+    const relay = new OutboxRelay({ bus: offline, models: [Order], logger: silentLogger, retryIntervalMs: 100 });
+    relay.start();
+    const app = buildApp(
+      { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test', EXPIRATION_WINDOW_SECONDS },
+      silentLogger,
+      { mongo: () => isMongoConnected(), bus: () => offline.isConnected },
+      relay,
+    );
+    try {
+      const ticket = await buildTicket();
+      const res = await request(app).post('/api/orders').set('Cookie', buyer().cookie).send({ ticketId: ticket.id });
+      expect(res.status).toBe(201);
+      expect((await loadOrder(res.body.id as string))?.outbox).toHaveLength(1);
+
+      await offline.connect();
+
+      await h.probe.waitFor(Subjects.OrderCreated, (e) => e.id === res.body.id);
+      expect(h.probe.of(Subjects.OrderCreated).filter((e) => e.id === res.body.id)).toHaveLength(1);
+    } finally {
+      await relay.stop();
+      await offline.close();
+    }
+  });
+});

@@ -1,0 +1,27 @@
+import { createApp, type Logger, type OutboxRelay, type ReadinessChecks } from '@ticketing/common';
+import type { Express } from 'express';
+import type { OrdersConfig } from './config';
+import { indexOrdersRouter } from './routes/index-orders';
+import { newOrderRouter } from './routes/new-order';
+import { showOrderRouter } from './routes/show-order';
+import { updateOrderRouter } from './routes/update-order';
+
+export function buildApp(
+  config: Pick<OrdersConfig, 'JWT_KEY' | 'NODE_ENV' | 'EXPIRATION_WINDOW_SECONDS'>,
+  logger: Logger,
+  readiness: ReadinessChecks,
+  relay: OutboxRelay,
+): Express {
+  return createApp({
+    logger,
+    jwtKey: config.JWT_KEY,
+    secureCookies: config.NODE_ENV === 'production',
+    readiness,
+    routers: [
+      newOrderRouter(relay, config.EXPIRATION_WINDOW_SECONDS),
+      indexOrdersRouter,
+      showOrderRouter,
+      updateOrderRouter(relay),
+    ],
+  });
+}

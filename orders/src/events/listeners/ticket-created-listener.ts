@@ -1,0 +1,17 @@
+import { Listener, Subjects, type TicketCreatedEvent } from '@ticketing/common';
+import { applyTicketCreated } from '../../models/ticket';
+import { ticketSequencer } from '../ticket-sequencer';
+import { QUEUE_GROUP } from './queue-group';
+
+export class TicketCreatedListener extends Listener<TicketCreatedEvent> {
+  readonly subject = Subjects.TicketCreated;
+  readonly queueGroupName = QUEUE_GROUP;
+
+  async onMessage(data: TicketCreatedEvent['data']): Promise<void> {
+    const outcome = await applyTicketCreated(data);
+    // Updates that arrived first may be waiting for this ticket to exist.
+    if (outcome === 'applied') ticketSequencer.poke(data.id);
+    // A duplicate ticket:created returns normally: acked and ignored.
+    else this.log.debug({ ticketId: data.id, version: data.version }, 'duplicate ticket:created ignored');
+  }
+}

@@ -1,0 +1,66 @@
+import {
+  Bus,
+  ConfigError,
+  OutboxRelay,
+  closeHttpServer,
+  connectMongo,
+  createLogger,
+  handleShutdown,
+  installProcessHandlers,
+  isMongoConnected,
+  makeClientId,
+} from '@ticketing/common';
+import mongoose from 'mongoose';
+import { buildApp } from './app';
+import { loadOrdersConfig } from './config';
+import { ExpirationCompleteListener } from './events/listeners/expiration-complete-listener';
+import { PaymentCreatedListener } from './events/listeners/payment-created-listener';
+import { TicketCreatedListener } from './events/listeners/ticket-created-listener';
+import { TicketUpdatedListener } from './events/listeners/ticket-updated-listener';
+import { Order } from './models/order';
+import { RefundRequest } from './models/refund-request';
+import { Ticket } from './models/ticket';
+
+const logger = createLogger('orders');
+
+async function start(): Promise<void> {
+  installProcessHandlers(logger);
+  const config = loadOrdersConfig();
+  await connectMongo(config.MONGO_URI, { logger });
+  // The unique ticketLock index is what prevents double booking: it must exist before the first order.
+  await Promise.all([Order.init(), Ticket.init(), RefundRequest.init()]);
+
+  const bus = new Bus({
+    url: config.NATS_URL,
+    clusterId: config.NATS_CLUSTER_ID,
+    clientId: makeClientId('orders', config.NATS_CLIENT_ID),
+    logger,
+  });
+  await bus.connect();
+  const relay = new OutboxRelay({ bus, models: [Order], logger });
+  relay.start();
+
+  new TicketCreatedListener(bus, logger).listen();
+  new TicketUpdatedListener(bus, logger).listen();
+  new ExpirationCompleteListener(bus, logger, relay).listen();
+  new PaymentCreatedListener(bus, logger, relay).listen();
+
+  const app = buildApp(config, logger, { mongo: () => isMongoConnected(), bus: () => bus.isConnected }, relay);
+  const server = app.listen(config.PORT, () => logger.info({ port: config.PORT }, 'orders listening'));
+
+  handleShutdown({
+    logger,
+    steps: [
+      { name: 'http', close: () => closeHttpServer(server) },
+      { name: 'outbox', close: () => relay.stop() },
+      { name: 'bus', close: () => bus.close() },
+      { name: 'mongo', close: () => mongoose.disconnect() },
+    ],
+  });
+}
+
+start().catch((err: unknown) => {
+  if (err instanceof ConfigError) logger.fatal(err.message);
+  else logger.fatal({ err }, 'orders failed to start');
+  process.exit(1);
+});

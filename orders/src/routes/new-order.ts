@@ -1,0 +1,32 @@
+import { NotFoundError, requireAuth, userOf, validateRequest, type OutboxRelay } from '@ticketing/common';
+import { Router } from 'express';
+import { body } from 'express-validator';
+import { Ticket } from '../models/ticket';
+import { createOrder } from '../services/order-lifecycle';
+
+export function newOrderRouter(relay: OutboxRelay, expirationWindowSeconds: number): Router {
+  return Router().post(
+    '/api/orders',
+    requireAuth,
+    body('ticketId')
+      .isString()
+      .withMessage('ticketId must be a string')
+      .bail()
+      .isMongoId()
+      .withMessage('ticketId must be a valid id'),
+    validateRequest,
+    async (req, res) => {
+      const { ticketId } = req.body as { ticketId: string };
+      const ticket = await Ticket.findById(ticketId);
+      if (ticket === null) throw new NotFoundError('Ticket not found', 'TICKET_NOT_FOUND');
+      // Whether the ticket is free is decided by the insert itself (see createOrder), never by a read here.
+      const order = await createOrder(relay, {
+        userId: userOf(req).id,
+        ticket,
+        expiresAt: new Date(Date.now() + expirationWindowSeconds * 1000),
+      });
+      order.set('ticket', ticket); // shown populated, without a query
+      res.status(201).json(order);
+    },
+  );
+}

@@ -1,0 +1,204 @@
+import {
+  BadRequestError,
+  OrderStatus,
+  Subjects,
+  VersionConflictError,
+  assertNever,
+  fromCents,
+  stageEvent,
+  type Logger,
+  type OutboxRelay,
+} from '@ticketing/common';
+import { Order, ticketIdOf, versionAfterSave, type OrderDoc, type OrderPayment } from '../models/order';
+import { RefundRequest, type RefundReason } from '../models/refund-request';
+import type { TicketDoc } from '../models/ticket';
+
+/**
+ * Every change of an order lives here, shared by the routes and the listeners. Each change is one
+ * save of the order holding both the new state and the event that describes it (the outbox),
+ * guarded by the version plugin: when another process saved first, the order is reloaded and the
+ * decision taken again on fresh data.
+ */
+
+const MAX_ATTEMPTS = 5;
+
+const inFlight = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs the changes of one order one after another within this process. The version plugin decides
+ * races between processes on MongoDB, but FerretDB (tests, dev stack) applies a conditional update
+ * as "read the match, then rewrite by _id", so two saves guarded by the same version can both
+ * succeed there (measured: 29 rounds out of 30 with 10 concurrent writers). Serialising here also
+ * keeps a change from racing the relay's pop of the previous event off the same document.
+ */
+async function oneAtATime<T>(orderId: string, task: () => Promise<T>): Promise<T> {
+  const previous = inFlight.get(orderId) ?? Promise.resolve();
+  const run = previous.then(task);
+  const tail = run.catch(() => undefined);
+  inFlight.set(orderId, tail);
+  try {
+    return await run;
+  } finally {
+    if (inFlight.get(orderId) === tail) inFlight.delete(orderId);
+  }
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}
+
+export async function createOrder(
+  relay: OutboxRelay,
+  input: { userId: string; ticket: TicketDoc; expiresAt: Date },
+): Promise<OrderDoc> {
+  const order = new Order({
+    userId: input.userId,
+    status: OrderStatus.Created,
+    expiresAt: input.expiresAt,
+    ticket: input.ticket._id,
+    priceCents: input.ticket.priceCents,
+    ticketLock: input.ticket._id,
+  });
+  stageEvent(order, Subjects.OrderCreated, {
+    id: order._id.toHexString(),
+    version: versionAfterSave(order),
+    status: order.status,
+    userId: order.userId,
+    expiresAt: order.expiresAt.toISOString(),
+    ticket: { id: input.ticket._id.toHexString(), price: fromCents(order.priceCents) },
+  });
+  try {
+    // One insert checks and reserves: the unique ticketLock refuses a second order holding this
+    // ticket (unique indexes are atomic on FerretDB too). Under the order's lock, so that a change
+    // triggered by order:created (an expiration, a payment) waits until the relay has popped it.
+    await oneAtATime(order._id.toHexString(), () => relay.commit(order));
+  } catch (err) {
+    if (isDuplicateKey(err)) throw new BadRequestError('The ticket is already reserved', 'TICKET_RESERVED', 'ticketId');
+    throw err;
+  }
+  return order;
+}
+
+interface Decision<R> {
+  outcome: R;
+  /** True when `decide` changed the order (and staged its event): it must be saved. */
+  changed: boolean;
+}
+
+/** Loads the order, lets `decide` change it, saves; null when there is no such order. */
+function transition<R>(
+  relay: OutboxRelay,
+  orderId: string,
+  decide: (order: OrderDoc) => Decision<R> | null,
+): Promise<{ order: OrderDoc; outcome: R } | null> {
+  return oneAtATime(orderId, async () => {
+    for (let attempt = 1; ; attempt += 1) {
+      const order = await Order.findById(orderId);
+      if (order === null) return null;
+      const decision = decide(order);
+      if (decision === null) return null;
+      if (!decision.changed) return { order, outcome: decision.outcome };
+      try {
+        await relay.commit(order);
+        return { order, outcome: decision.outcome };
+      } catch (err) {
+        if (!(err instanceof VersionConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
+  });
+}
+
+export type CancelOutcome = 'cancelled' | 'already-cancelled' | 'complete';
+
+/**
+ * Cancels an active order and releases its ticket in the same save (ticketLock moves from the
+ * ticket's id to the order's own id). A cancelled order stays as it is (idempotent) and so does a
+ * complete one; the caller decides whether that is an error. With `userId`, another user's order
+ * counts as absent (null).
+ */
+export function cancelOrder(
+  relay: OutboxRelay,
+  orderId: string,
+  opts: { userId?: string } = {},
+): Promise<{ order: OrderDoc; outcome: CancelOutcome } | null> {
+  return transition<CancelOutcome>(relay, orderId, (order) => {
+    if (opts.userId !== undefined && order.userId !== opts.userId) return null;
+    switch (order.status) {
+      case OrderStatus.Created:
+      case OrderStatus.AwaitingPayment:
+        order.status = OrderStatus.Cancelled;
+        order.ticketLock = order._id;
+        stageEvent(order, Subjects.OrderCancelled, {
+          id: order._id.toHexString(),
+          version: versionAfterSave(order),
+          ticket: { id: ticketIdOf(order) },
+        });
+        return { outcome: 'cancelled', changed: true };
+      case OrderStatus.Cancelled:
+        return { outcome: 'already-cancelled', changed: false };
+      case OrderStatus.Complete:
+        return { outcome: 'complete', changed: false };
+      default:
+        return assertNever(order.status);
+    }
+  });
+}
+
+export type PaymentOutcome = 'completed' | 'duplicate' | 'refund-required';
+
+/**
+ * Completes an active order with its payment. A payment for a cancelled order (or a second payment
+ * for a complete one) never changes the order: it is recorded as needing a refund and logged.
+ * Null when there is no such order.
+ */
+export async function applyPayment(
+  relay: OutboxRelay,
+  orderId: string,
+  payment: OrderPayment,
+  logger: Logger,
+): Promise<{ order: OrderDoc; outcome: PaymentOutcome } | null> {
+  const result = await transition<PaymentOutcome>(relay, orderId, (order) => {
+    switch (order.status) {
+      case OrderStatus.Created:
+      case OrderStatus.AwaitingPayment:
+        order.status = OrderStatus.Complete;
+        order.payment = payment;
+        stageEvent(order, Subjects.OrderCompleted, {
+          id: order._id.toHexString(),
+          version: versionAfterSave(order),
+          ticket: { id: ticketIdOf(order) },
+        });
+        return { outcome: 'completed', changed: true };
+      case OrderStatus.Complete:
+        return { outcome: order.payment?.id === payment.id ? 'duplicate' : 'refund-required', changed: false };
+      case OrderStatus.Cancelled:
+        return { outcome: 'refund-required', changed: false };
+      default:
+        return assertNever(order.status);
+    }
+  });
+  if (result?.outcome === 'refund-required') {
+    const reason = result.order.status === OrderStatus.Cancelled ? 'order-cancelled' : 'order-already-paid';
+    await requestRefund({ orderId, payment, reason }, logger);
+  }
+  return result;
+}
+
+/** Records (once per payment) that a payment must be refunded, and says so in the log. */
+export async function requestRefund(
+  input: { orderId: string; payment: OrderPayment; reason: RefundReason },
+  logger: Logger,
+): Promise<void> {
+  const { orderId, payment, reason } = input;
+  try {
+    await RefundRequest.create({ _id: payment.id, orderId, stripeId: payment.stripeId, reason });
+  } catch (err) {
+    // Already recorded by an earlier delivery of the same payment:created.
+    if (isDuplicateKey(err)) return;
+    throw err;
+  }
+  logger.warn(
+    { orderId, paymentId: payment.id, stripeId: payment.stripeId, reason },
+    'payment for an order that cannot take it: refund required',
+  );
+}
