@@ -81,7 +81,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     const route = matchRoute(opts.routes, req.url ?? '/');
     if (route === undefined) {
-      sendError(res, 404, `No route for ${req.method ?? 'GET'} ${(req.url ?? '/').split('?', 1)[0] ?? ''}`, 'ROUTE_NOT_FOUND');
+      sendError(
+        res,
+        404,
+        `No route for ${req.method ?? 'GET'} ${(req.url ?? '/').split('?', 1)[0] ?? ''}`,
+        'ROUTE_NOT_FOUND',
+      );
       req.resume();
       return;
     }
@@ -190,7 +195,10 @@ function withoutHopByHop(headers: IncomingHttpHeaders): http.OutgoingHttpHeaders
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

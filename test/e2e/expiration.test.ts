@@ -1,0 +1,72 @@
+import { eventually } from '@ticketing/common/testing';
+import type { Stack } from '../../infra/dev/stack';
+import {
+  STACK_START_TIMEOUT_MS,
+  errorCode,
+  getOrder,
+  getTicket,
+  orderWhenKnown,
+  sellTicket,
+  signUp,
+  startE2eStack,
+  type OrderJson,
+} from './helpers';
+
+/**
+ * Expiry end to end: orders → order:created → expiration (a delayed BullMQ job in Redis) →
+ * expiration:complete → orders cancels → order:cancelled → tickets releases the ticket. The window
+ * is shortened to a few seconds through the same variable an operator would set.
+ */
+
+const WINDOW_SECONDS = 4;
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startE2eStack({ EXPIRATION_WINDOW_SECONDS: String(WINDOW_SECONDS) });
+}, STACK_START_TIMEOUT_MS);
+
+afterAll(async () => {
+  await stack?.stop();
+}, 60_000);
+
+describe('an order that is not paid in time', () => {
+  it('is cancelled when its window ends, its ticket is released, and another buyer gets the ticket', async () => {
+    const seller = await signUp(stack.baseUrl);
+    const slowBuyer = await signUp(stack.baseUrl);
+    const nextBuyer = await signUp(stack.baseUrl);
+    const ticket = await sellTicket(seller, 30);
+
+    const created = await orderWhenKnown(slowBuyer, ticket.id);
+    expect(created.status).toBe(201);
+    const order = created.body;
+    const windowMs = new Date(order.expiresAt).getTime() - new Date().getTime();
+    expect(windowMs).toBeLessThanOrEqual(WINDOW_SECONDS * 1000);
+
+    // Held until the window ends.
+    const meanwhile = await nextBuyer.post('/api/orders', { ticketId: ticket.id });
+    expect(meanwhile.status).toBe(400);
+    expect(errorCode(meanwhile)).toBe('TICKET_RESERVED');
+
+    await eventually(async () => expect((await getOrder(slowBuyer, order.id)).status).toBe('cancelled'), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
+    // Released: reserving (version 1) and releasing (version 2) are both changes of the ticket, so
+    // version 2 without an orderId cannot be the state before the reservation arrived.
+    await eventually(
+      async () => {
+        const released = await getTicket(seller, ticket.id);
+        expect(released.version).toBe(2);
+        expect(released).not.toHaveProperty('orderId');
+      },
+      { timeoutMs: 15_000 },
+    );
+
+    const second = await nextBuyer.post<OrderJson>('/api/orders', { ticketId: ticket.id });
+    expect(second.status).toBe(201);
+    await eventually(async () => expect((await getTicket(seller, ticket.id)).orderId).toBe(second.body.id), {
+      timeoutMs: 15_000,
+    });
+  }, 60_000);
+});

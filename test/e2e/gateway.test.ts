@@ -1,0 +1,125 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { freePort } from '@ticketing/common/testing';
+import { ingressRoutes, startGateway, type Gateway } from '../../infra/dev/gateway';
+
+/**
+ * The dev gateway against stand-in services (plain HTTP servers that echo what they received), so
+ * its routing and header rules are checked without starting the stack.
+ */
+
+interface Echo {
+  service: string;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+const upstreams: http.Server[] = [];
+let gateway: Gateway;
+let closedPort: number;
+
+async function echoServer(service: string): Promise<string> {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const echo: Echo = { service, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; Path=/']);
+      res.writeHead(req.url?.includes('status=418') ? 418 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(echo));
+    });
+  });
+  upstreams.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+beforeAll(async () => {
+  const auth = await echoServer('auth');
+  const tickets = await echoServer('tickets');
+  closedPort = await freePort();
+  gateway = await startGateway({
+    port: 0,
+    routes: ingressRoutes({
+      auth: () => auth,
+      tickets: () => tickets,
+      // Nothing listens there: a service that crashed.
+      orders: () => `http://127.0.0.1:${closedPort}`,
+      // Not started at all.
+      payments: () => undefined,
+    }),
+  });
+});
+
+afterAll(async () => {
+  await gateway.close();
+  await Promise.all(upstreams.map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+describe('dev gateway', () => {
+  it('routes by path prefix like the Ingress, keeping method, path, query and body', async () => {
+    const res = await fetch(`${gateway.url}/api/users/signup?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'a@b.c' }),
+    });
+    expect(res.status).toBe(200);
+    const echo = (await res.json()) as Echo;
+    expect(echo).toMatchObject({ service: 'auth', method: 'POST', url: '/api/users/signup?x=1' });
+    expect(JSON.parse(echo.body)).toEqual({ email: 'a@b.c' });
+
+    const tickets = (await (await fetch(`${gateway.url}/api/tickets`)).json()) as Echo;
+    expect(tickets).toMatchObject({ service: 'tickets', url: '/api/tickets' });
+    const ticket = (await (await fetch(`${gateway.url}/api/tickets/abc?limit=2`)).json()) as Echo;
+    expect(ticket).toMatchObject({ service: 'tickets', url: '/api/tickets/abc?limit=2' });
+  });
+
+  it('passes the status and every Set-Cookie header back', async () => {
+    const res = await fetch(`${gateway.url}/api/users/currentuser?status=418`);
+    expect(res.status).toBe(418);
+    expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/']);
+  });
+
+  it('adds X-Forwarded-* and a request id, keeping a sane one the client sent', async () => {
+    const generated = (await (await fetch(`${gateway.url}/api/users/x`)).json()) as Echo;
+    expect(generated.headers['x-forwarded-for']).toMatch(/127\.0\.0\.1/);
+    expect(generated.headers['x-forwarded-proto']).toBe('http');
+    expect(generated.headers['x-request-id']).toMatch(/^[\w.-]{1,64}$/);
+
+    const kept = (await (
+      await fetch(`${gateway.url}/api/users/x`, { headers: { 'x-request-id': 'req-42' } })
+    ).json()) as Echo;
+    expect(kept.headers['x-request-id']).toBe('req-42');
+    const replaced = (await (
+      await fetch(`${gateway.url}/api/users/x`, { headers: { 'x-request-id': 'bad id with spaces' } })
+    ).json()) as Echo;
+    expect(replaced.headers['x-request-id']).not.toBe('bad id with spaces');
+  });
+
+  it('answers 502 UPSTREAM_UNAVAILABLE in the API error shape when a service is down or absent', async () => {
+    for (const path of ['/api/orders', '/api/payments']) {
+      const res = await fetch(`${gateway.url}${path}`, { method: 'POST', body: '{}' });
+      expect(res.status).toBe(502);
+      const body = (await res.json()) as { errors: Array<{ message: string; code: string }> };
+      expect(body.errors[0]?.code).toBe('UPSTREAM_UNAVAILABLE');
+    }
+  });
+
+  it('answers a JSON 404 for paths no service owns, including look-alike prefixes', async () => {
+    for (const path of ['/', '/api', '/api/usersfoo', '/other']) {
+      const res = await fetch(`${gateway.url}${path}`);
+      expect(res.status).toBe(404);
+      const body = (await res.json()) as { errors: Array<{ code: string }> };
+      expect(body.errors[0]?.code).toBe('ROUTE_NOT_FOUND');
+    }
+  });
+
+  it('serves its own /healthz', async () => {
+    const res = await fetch(`${gateway.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { eventually, testDatabaseName } from '@ticketing/common/testing';
+import { startStack, type Stack } from '../../infra/dev/stack';
+
+/**
+ * End-to-end helpers: the whole system as separate processes (infra/dev/stack.ts) behind the gateway,
+ * driven with plain fetch like a browser would, each user with its own cookie jar.
+ *
+ * Each test file starts its own stack: its own NATS Streaming (so its channels and durable
+ * subscriptions are its own) and Redis (so its expiration queue is its own), and its own databases
+ * on the run's shared Mongo server. Set E2E_LOG_DIR to keep the services' logs after the run.
+ */
+
+/** Long enough for a first build of every workspace on two cores, with other test files running. */
+export const STACK_START_TIMEOUT_MS = 180_000;
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    throw new Error(
+      `${name} is not set: run the e2e tests with jest from the repository root (its globalSetup starts the servers)`,
+    );
+  }
+  return value;
+}
+
+export async function startE2eStack(env: Record<string, string> = {}): Promise<Stack> {
+  return startStack({
+    port: 0,
+    ephemeral: true,
+    env: { LOG_LEVEL: 'info', ...env },
+    infra: { mongoUri: requireEnv('TEST_MONGO_URI'), stripeUrl: requireEnv('TEST_STRIPE_URL') },
+    databasePrefix: `${testDatabaseName()}_`,
+    ...(process.env['E2E_LOG_DIR'] ? { logDir: process.env['E2E_LOG_DIR'] } : {}),
+    // Service warnings and errors go to stderr so a failing run shows what the services saw.
+    log: (line) => process.stderr.write(`${line}\n`),
+    readyTimeoutMs: 120_000,
+  });
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+export interface ApiErrorBody {
+  errors: Array<{ message: string; code?: string; field?: string }>;
+}
+
+export interface TicketJson {
+  id: string;
+  title: string;
+  price: number;
+  userId: string;
+  version: number;
+  orderId?: string;
+}
+
+export interface OrderJson {
+  id: string;
+  userId: string;
+  status: 'created' | 'awaiting:payment' | 'complete' | 'cancelled';
+  expiresAt: string;
+  price: number;
+  version: number;
+  ticket: { id: string; title: string; price: number };
+}
+
+/** A browser-like client: one cookie jar (the session cookie), JSON in and out, through the gateway. */
+export class Client {
+  private cookies = new Map<string, string>();
+
+  constructor(
+    readonly baseUrl: string,
+    readonly email = `user-${randomBytes(6).toString('hex')}@example.test`,
+    readonly password = 'correct-horse-9',
+  ) {}
+
+  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.cookies.size > 0) {
+      headers['cookie'] = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    }
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    this.storeCookies(res.headers.getSetCookie());
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // Not JSON: keep the text, the assertion will show it.
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  get<T = unknown>(path: string): Promise<ApiResponse<T>> {
+    return this.request<T>('GET', path);
+  }
+
+  post<T = unknown>(path: string, body: unknown): Promise<ApiResponse<T>> {
+    return this.request<T>('POST', path, body);
+  }
+
+  put<T = unknown>(path: string, body: unknown): Promise<ApiResponse<T>> {
+    return this.request<T>('PUT', path, body);
+  }
+
+  patch<T = unknown>(path: string, body: unknown): Promise<ApiResponse<T>> {
+    return this.request<T>('PATCH', path, body);
+  }
+
+  private storeCookies(setCookies: string[]): void {
+    for (const header of setCookies) {
+      const [pair = '', ...attributes] = header.split(';');
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attributes.some((a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a) || /^\s*max-age=0\s*$/i.test(a));
+      if (value === '' || expired) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  hasSession(): boolean {
+    return this.cookies.has('session');
+  }
+}
+
+export function errorCode(res: ApiResponse): string | undefined {
+  const body = res.body as Partial<ApiErrorBody> | undefined;
+  return body?.errors?.[0]?.code;
+}
+
+/** A signed-up (and so signed-in) user. */
+export async function signUp(baseUrl: string): Promise<Client> {
+  const client = new Client(baseUrl);
+  const res = await client.post('/api/users/signup', { email: client.email, password: client.password });
+  if (res.status !== 201) throw new Error(`signup answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return client;
+}
+
+export async function sellTicket(
+  seller: Client,
+  price = 25.5,
+  title = `Concert ${randomBytes(3).toString('hex')}`,
+): Promise<TicketJson> {
+  const res = await seller.post<TicketJson>('/api/tickets', { title, price });
+  if (res.status !== 201) throw new Error(`POST /api/tickets answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/**
+ * Orders a ticket as soon as the orders service knows it: it learns of a new ticket from
+ * ticket:created, so until then the answer is 404. Any other answer ends the wait.
+ */
+export async function orderWhenKnown(
+  buyer: Client,
+  ticketId: string,
+  timeoutMs = 15_000,
+): Promise<ApiResponse<OrderJson>> {
+  return eventually(
+    async () => {
+      const res = await buyer.post<OrderJson>('/api/orders', { ticketId });
+      if (res.status === 404) throw new Error(`the orders service does not know ticket ${ticketId} yet`);
+      return res;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
+/** Pays for an order as soon as the payments service knows it (from order:created; 404 until then). */
+export async function payWhenKnown(
+  buyer: Client,
+  orderId: string,
+  timeoutMs = 15_000,
+): Promise<ApiResponse<{ id: string }>> {
+  return eventually(
+    async () => {
+      const res = await buyer.post<{ id: string }>('/api/payments', { orderId, token: 'tok_visa' });
+      if (res.status === 404) throw new Error(`the payments service does not know order ${orderId} yet`);
+      return res;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
+export async function getTicket(client: Client, id: string): Promise<TicketJson> {
+  const res = await client.get<TicketJson>(`/api/tickets/${id}`);
+  if (res.status !== 200) throw new Error(`GET /api/tickets/${id} answered ${res.status}`);
+  return res.body;
+}
+
+export async function getOrder(client: Client, id: string): Promise<OrderJson> {
+  const res = await client.get<OrderJson>(`/api/orders/${id}`);
+  if (res.status !== 200) throw new Error(`GET /api/orders/${id} answered ${res.status}`);
+  return res.body;
+}
