@@ -6,6 +6,8 @@ export const authConfigSpec = {
   ...jwtConfigSpec,
   /** Lifetime of the session JWT. */
   JWT_EXPIRES_IN_SECONDS: int({ default: 24 * 3600, min: 60 }),
+  /** Signup and signin attempts per client IP per minute (each, per instance). */
+  AUTH_RATE_LIMIT_PER_MINUTE: int({ default: 30, min: 1 }),
 };
 
 export type AuthConfig = ConfigOf<typeof authConfigSpec>;

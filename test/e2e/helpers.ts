@@ -28,7 +28,8 @@ export async function startE2eStack(env: Record<string, string> = {}): Promise<S
   return startStack({
     port: 0,
     ephemeral: true,
-    env: { LOG_LEVEL: 'info', ...env },
+    // Dozens of test users sign up from 127.0.0.1 within a minute: lift auth's per-IP limit.
+    env: { LOG_LEVEL: 'info', AUTH_RATE_LIMIT_PER_MINUTE: '100000', ...env },
     infra: { mongoUri: requireEnv('TEST_MONGO_URI'), stripeUrl: requireEnv('TEST_STRIPE_URL') },
     databasePrefix: `${testDatabaseName()}_`,
     ...(process.env['E2E_LOG_DIR'] ? { logDir: process.env['E2E_LOG_DIR'] } : {}),

@@ -233,3 +233,27 @@ describe('production cookies', () => {
     expect(cookieOf(res).join(';').toLowerCase()).toContain('secure');
   });
 });
+
+describe('rate limit on signup and signin', () => {
+  it('answers 429 TOO_MANY_REQUESTS with Retry-After once an IP exceeds the per-minute limit', async () => {
+    const limited = testApp({ AUTH_RATE_LIMIT_PER_MINUTE: '3' });
+    for (let i = 0; i < 3; i += 1) {
+      await request(limited).post('/api/users/signin').send({ email: uniqueEmail(), password: PASSWORD }).expect(400);
+    }
+    const res = await request(limited)
+      .post('/api/users/signin')
+      .send({ email: uniqueEmail(), password: PASSWORD })
+      .expect(429);
+    expect(res.body).toEqual({
+      errors: [{ message: 'Too many requests, try again later', code: 'TOO_MANY_REQUESTS' }],
+    });
+    expect(Number(res.get('Retry-After'))).toBeGreaterThan(0);
+  });
+
+  it('counts each client IP separately', async () => {
+    const limited = testApp({ AUTH_RATE_LIMIT_PER_MINUTE: '1' });
+    await request(limited).post('/api/users/signup').set('X-Forwarded-For', '10.0.0.1').send({}).expect(400);
+    await request(limited).post('/api/users/signup').set('X-Forwarded-For', '10.0.0.1').send({}).expect(429);
+    await request(limited).post('/api/users/signup').set('X-Forwarded-For', '10.0.0.2').send({}).expect(400);
+  });
+});

@@ -10,6 +10,8 @@ export function testApp(overrides: Record<string, string> = {}): Express {
     MONGO_URI: 'mongodb://unused.invalid/auth',
     JWT_KEY: TEST_JWT_KEY,
     NODE_ENV: 'test',
+    // Every test here signs up from 127.0.0.1; the rate-limit tests set their own small limit.
+    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
     ...overrides,
   });
   return buildApp(config, silentLogger, { mongo: () => true });

@@ -1,14 +1,15 @@
 import { BadRequestError, signUserToken, validateRequest } from '@ticketing/common';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { body } from 'express-validator';
 import { User } from '../models/user';
 import { burnPasswordCheck, verifyPassword } from '../services/password';
 import { PASSWORD_MAX, emailField } from './validators';
 
-export function signinRouter(jwtKey: string, expiresInSeconds: number): Router {
+export function signinRouter(jwtKey: string, expiresInSeconds: number, limiter: RequestHandler): Router {
   const router = Router();
   router.post(
     '/api/users/signin',
+    limiter,
     emailField(),
     body('password')
       .isString()

@@ -87,6 +87,17 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+export class TooManyRequestsError extends AppError {
+  readonly statusCode = 429;
+
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = 'Too many requests, try again later',
+  ) {
+    super(message, 'TOO_MANY_REQUESTS');
+  }
+}
+
 export interface FieldError {
   message: string;
   field: string;
