@@ -25,6 +25,12 @@ function hasProp<K extends string>(err: unknown, key: K): err is Record<K, unkno
   return typeof err === 'object' && err !== null && key in err;
 }
 
+function isTransient(err: Error): boolean {
+  const labelled = err as Error & { hasErrorLabel?: (label: string) => boolean };
+  if (typeof labelled.hasErrorLabel === 'function' && labelled.hasErrorLabel('RetryableWriteError')) return true;
+  return /database is locked|SQLITE_BUSY/.test(err.message);
+}
+
 /**
  * Maps anything thrown to an AppError. Known failure shapes (user input that Mongoose rejected, a
  * duplicate key, a body that is not JSON, the database being away) get their own status; anything
@@ -56,6 +62,9 @@ export function toAppError(err: unknown): AppError | undefined {
     if (UNAVAILABLE_ERROR_NAMES.has(err.name) || /buffering timed out|not connected/i.test(err.message)) {
       return new ServiceUnavailableError();
     }
+    // Transient server-side failures: worth a retry, not a bug. The driver labels MongoDB's own (a
+    // primary stepping down); FerretDB's SQLite backend reports a write lock it waited too long for.
+    if (isTransient(err)) return new ServiceUnavailableError();
   }
   return undefined;
 }

@@ -1,0 +1,645 @@
+/**
+ * `npm run bench`: load and event benchmarks of the ticketing system, each figure a ratio against a
+ * baseline measured in the same run (the machines are shared and noisy; absolute numbers are not
+ * comparable between runs, ratios mostly are). Prints a table and writes bench/results.json.
+ *
+ *   npm run bench                              own stack (ephemeral), about 3 minutes on 2 cores
+ *   BASE_URL=http://127.0.0.1:3000 MONGO_URI=mongodb://127.0.0.1:PORT npm run bench
+ *                                              a running system (see bench/lib/target.ts)
+ *   BENCH_SECONDS=3 npm run bench              shorter load phases (default 5 s each)
+ *
+ * The baselines run in their own process (bench/lib/baseline-server.ts) on the same Mongo server and
+ * bus. What is measured, and against what:
+ *   1. POST /api/tickets (closed loop, 10 connections) vs a bare Express route doing one insertOne.
+ *      Goal: >= 0.6x its throughput.
+ *   2. GET /api/tickets?limit=20 vs the same query on the same collection from a bare route.
+ *   3. Event propagation, open loop at 100 and 500 tickets/s offered: POST /api/tickets answered →
+ *      the ticket in the orders service's replica (read by _id from the orders database), vs a plain
+ *      node-nats-streaming publish → plain subscriber inserting into a collection, offered the rate
+ *      the service sustained. Goal: p99 < 25 ms at 500/s. Then the bus leg alone (Bus.publish acked →
+ *      replica written) at the offered rates, vs the same baseline at those rates.
+ *   4. POST /api/orders, each request a different ticket, vs the one-insert baseline.
+ *   5. 200 concurrent buyers for one ticket (x3): orders created (must be 1) and p99, vs 200
+ *      concurrent inserts under a unique index.
+ *   6. Scaling (own stack only): how fast the orders service's queue group drains 1,500 ticket:created
+ *      events with one process, then with two.
+ * Before each phase the bench waits until the previous one is digested (outboxes empty, the orders
+ * replica at the tickets service's versions) and reports how long that took when it was noticeable.
+ */
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import mongoose from 'mongoose';
+import nats, { type Stan } from 'node-nats-streaming';
+import { Bus, Publisher, Subjects, makeClientId, type TicketCreatedEvent } from '../common/src';
+import { sessionCookie, silentLogger } from '../common/src/testing';
+import { requestJson } from '../test/fault/support/http-client';
+import { ensureBuilt, startServiceProcess } from '../test/fault/support/service-process';
+import { BASELINE_CHANNEL, startBaseline, type BaselineServer } from './lib/baseline';
+import { load, type LoadResult, type LoadSpec } from './lib/load';
+import { propagation, type PropagationResult } from './lib/propagation';
+import { formatTable, type Row } from './lib/report';
+import { ratio, round, summarise, type LatencySummary } from './lib/stats';
+import { openTarget, type Target } from './lib/target';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const CONNECTIONS = 10;
+const BUYERS = 200;
+const CONTENTION_ROUNDS = 3;
+const SCALING_EVENTS = 1_500;
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** The services' warnings and errors (the stack echoes them): counted by message, summarised at the end. */
+const serviceLines = new Map<string, number>();
+const SERVICE_LINE = /^\[(auth|tickets|orders|expiration|payments)\] (WARN|ERROR|FATAL) (.*)$/;
+const stackLog = (line: string): void => {
+  const match = SERVICE_LINE.exec(line);
+  if (match === null) {
+    log(line);
+    return;
+  }
+  const key = `${match[1] ?? ''} ${match[2] ?? ''} ${(match[3] ?? '').replace(/\[[^\]]*\] /g, '').slice(0, 110)}`;
+  serviceLines.set(key, (serviceLines.get(key) ?? 0) + 1);
+};
+const step = (line: string): void => log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+const newId = (): string => new mongoose.Types.ObjectId().toHexString();
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+class TicketCreatedPublisher extends Publisher<TicketCreatedEvent> {
+  readonly subject = Subjects.TicketCreated;
+}
+
+function cookieFor(target: Target, userId = newId()): string {
+  return sessionCookie({ id: userId, email: `${userId}@bench.test` }, target.jwtKey)[0] ?? '';
+}
+
+interface Compared {
+  ours: LoadResult;
+  baseline: LoadResult;
+}
+
+/** Averages several runs of the same load (alternated with the baseline's, so drift hits both). */
+function merge(runs: LoadResult[]): LoadResult {
+  const mean = (pick: (r: LoadResult) => number): number => runs.reduce((sum, r) => sum + pick(r), 0) / runs.length;
+  const sum = (pick: (r: LoadResult) => number): number => runs.reduce((total, r) => total + pick(r), 0);
+  return {
+    rps: round(mean((r) => r.rps)),
+    p50: round(mean((r) => r.p50)),
+    p99: round(mean((r) => r.p99)),
+    ok: sum((r) => r.ok),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    durationS: round(
+      sum((r) => r.durationS),
+      2,
+    ),
+  };
+}
+
+/** Warm both up, then baseline, ours, baseline, ours. */
+async function compare(baseline: LoadSpec, ours: LoadSpec, rounds = 2): Promise<Compared> {
+  await load({ ...baseline, durationS: 1, amount: undefined });
+  await load({ ...ours, durationS: 1, amount: undefined });
+  const b: LoadResult[] = [];
+  const o: LoadResult[] = [];
+  for (let r = 0; r < rounds; r += 1) {
+    b.push(await load(baseline));
+    o.push(await load(ours));
+  }
+  return { ours: merge(o), baseline: merge(b) };
+}
+
+function loadRows(name: string, c: Compared, goal?: { min: number }): Row[] {
+  const throughput = ratio(c.ours.rps, c.baseline.rps);
+  const failures = c.ours.non2xx + c.ours.errors;
+  return [
+    {
+      figure: `${name} throughput`,
+      unit: 'req/s',
+      ours: c.ours.rps,
+      baseline: c.baseline.rps,
+      ratio: throughput,
+      ...(goal === undefined ? {} : { goal: `>= ${goal.min}x`, met: throughput >= goal.min }),
+      ...(failures > 0 ? { note: `${c.ours.non2xx} non-2xx answers and ${c.ours.errors} errors` } : {}),
+    },
+    {
+      figure: `${name} p50`,
+      unit: 'ms',
+      ours: c.ours.p50,
+      baseline: c.baseline.p50,
+      ratio: ratio(c.ours.p50, c.baseline.p50),
+    },
+    {
+      figure: `${name} p99`,
+      unit: 'ms',
+      ours: c.ours.p99,
+      baseline: c.baseline.p99,
+      ratio: ratio(c.ours.p99, c.baseline.p99),
+    },
+  ];
+}
+
+function propagationRows(
+  name: string,
+  ours: PropagationResult,
+  baseline: PropagationResult | undefined,
+  goalP99?: number,
+): Row[] {
+  const achieved =
+    `offered ${ours.offeredRate}/s, achieved ${ours.achievedRate}/s` +
+    (ours.failed + ours.missing > 0 ? `, ${ours.failed} failed, ${ours.missing} not replicated within 30 s` : '') +
+    (baseline === undefined ? '' : `; baseline achieved ${baseline.achievedRate}/s`);
+  return [
+    {
+      figure: `${name} p50`,
+      unit: 'ms',
+      ours: round(ours.latency.p50),
+      ...(baseline === undefined
+        ? {}
+        : { baseline: round(baseline.latency.p50), ratio: ratio(ours.latency.p50, baseline.latency.p50) }),
+      note: achieved,
+    },
+    {
+      figure: `${name} p99`,
+      unit: 'ms',
+      ours: round(ours.latency.p99),
+      ...(baseline === undefined
+        ? {}
+        : { baseline: round(baseline.latency.p99), ratio: ratio(ours.latency.p99, baseline.latency.p99) }),
+      ...(goalP99 === undefined
+        ? {}
+        : { goal: `< ${goalP99} ms`, met: ours.latency.p99 < goalP99 && ours.missing === 0 }),
+    },
+  ];
+}
+
+async function postTicket(url: string, cookie: string, agent: http.Agent, title: string): Promise<string | undefined> {
+  const res = await requestJson<{ id?: string }>(`${url}/api/tickets`, {
+    method: 'POST',
+    body: { title, price: 20 },
+    cookie: [cookie],
+    agent,
+    timeoutMs: 30_000,
+  });
+  return res.status === 201 ? res.body.id : undefined;
+}
+
+function connectStan(url: string, clusterId: string): Promise<Stan> {
+  const stan = nats.connect(clusterId, `bench-${process.pid}-${newId().slice(-6)}`, { url });
+  return new Promise((resolve, reject) => {
+    stan.once('connect', () => resolve(stan));
+    stan.once('error', reject);
+  });
+}
+
+function publishRaw(stan: Stan, channel: string, data: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stan.publish(channel, JSON.stringify(data), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+async function waitForReplica(collection: mongoose.mongo.Collection, ids: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const objectIds = ids.map((id) => new mongoose.Types.ObjectId(id));
+  while ((await collection.countDocuments({ _id: { $in: objectIds } })) < ids.length) {
+    if (Date.now() > deadline) throw new Error(`tickets not replicated within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+interface Contention {
+  ordersCreated: number[];
+  created201: number;
+  reserved400: number;
+  other: string[];
+  latency: LatencySummary;
+}
+
+async function contentionRound(
+  url: string,
+  body: unknown,
+  cookies: string[],
+): Promise<{ statuses: number[]; ms: number[]; errors: string[] }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: cookies.length });
+  try {
+    const results = await Promise.all(
+      cookies.map((cookie) =>
+        requestJson<unknown>(url, { method: 'POST', body, cookie: [cookie], agent, timeoutMs: 30_000 }).then(
+          (res) => ({ status: res.status, ms: res.ms, error: undefined }),
+          (err: unknown) => ({ status: 0, ms: Number.NaN, error: err instanceof Error ? err.message : String(err) }),
+        ),
+      ),
+    );
+    return {
+      statuses: results.map((r) => r.status),
+      ms: results.filter((r) => r.error === undefined).map((r) => r.ms),
+      errors: results.flatMap((r) => (r.error === undefined ? [] : [r.error])),
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Time for the orders replica to hold `count` new tickets published as fast as the bus takes them. */
+async function drain(
+  bus: Bus,
+  replica: mongoose.mongo.Collection,
+  count: number,
+): Promise<{ ms: number; rate: number }> {
+  const marker = `scaling-${newId()}`;
+  const publisher = new TicketCreatedPublisher(bus);
+  const started = performance.now();
+  const publishing = (async () => {
+    const inFlight = new Set<Promise<unknown>>();
+    for (let i = 0; i < count; i += 1) {
+      while (inFlight.size >= 256) await Promise.race(inFlight);
+      const p = publisher
+        .publish({ id: newId(), version: 0, title: `Scaling ${i}`, price: 10, userId: marker })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await Promise.all(inFlight);
+  })();
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const done = await replica.countDocuments({ userId: marker });
+    if (done >= count) break;
+    if (Date.now() > deadline) throw new Error(`only ${done} of ${count} events consumed in 120 s`);
+    // A count scans the collection on FerretDB: not too often, or it weighs on what it measures.
+    await sleep(100);
+  }
+  await publishing;
+  const ms = performance.now() - started;
+  return { ms: round(ms, 0), rate: round(count / (ms / 1000), 1) };
+}
+
+async function main(): Promise<void> {
+  const benchStarted = Date.now();
+  const rows: Row[] = [];
+  const raw: Record<string, unknown> = {};
+  const cleanups: Array<() => Promise<void>> = [];
+
+  step('starting the stack...');
+  const target = await openTarget(stackLog);
+  cleanups.push(() => target.stop());
+  const notes = [...target.notes];
+  const settling: string[] = [];
+  try {
+    const connections = await Promise.all(
+      [target.db.tickets, target.db.orders, target.db.baseline].map((name) =>
+        mongoose.createConnection(target.mongoUri, { dbName: name, maxPoolSize: 20 }).asPromise(),
+      ),
+    );
+    cleanups.push(async () => {
+      await Promise.all(connections.map((c) => c.close()));
+    });
+    const [ticketsDb, ordersDb, baselineDb] = connections.map((c) => {
+      if (c.db === undefined) throw new Error('no database handle');
+      return c.db;
+    }) as [mongoose.mongo.Db, mongoose.mongo.Db, mongoose.mongo.Db];
+    const replica = ordersDb.collection('tickets');
+
+    /**
+     * Waits until the system has digested the previous phase: no event left in an outbox, and the
+     * orders replica at the tickets service's version of every ticket. Each phase then starts from a
+     * quiet system (and how long the digestion took is a figure of its own).
+     */
+    const settle = async (before: string): Promise<void> => {
+      const started = Date.now();
+      const deadline = started + 60_000;
+      let behind = Number.NaN;
+      for (;;) {
+        const [pendingTickets, pendingOrders, owners, copies] = await Promise.all([
+          ticketsDb.collection('tickets').countDocuments({ 'outbox.0': { $exists: true } }),
+          ordersDb.collection('orders').countDocuments({ 'outbox.0': { $exists: true } }),
+          ticketsDb
+            .collection('tickets')
+            .find({}, { projection: { version: 1 } })
+            .toArray(),
+          replica.find({}, { projection: { version: 1 } }).toArray(),
+        ]);
+        const replicated = new Map(copies.map((t) => [String(t._id), t['version'] as number]));
+        behind = owners.filter((t) => (replicated.get(String(t._id)) ?? -1) < (t['version'] as number)).length;
+        if (pendingTickets + pendingOrders + behind === 0) break;
+        if (Date.now() > deadline) {
+          settling.push(`${before}: NOT settled after 60 s (${behind} tickets behind in the replica)`);
+          return;
+        }
+        await sleep(250);
+      }
+      const ms = Date.now() - started;
+      if (ms > 1_000) settling.push(`${before}: waited ${(ms / 1000).toFixed(1)} s for the previous phase's events`);
+    };
+
+    const baseline: BaselineServer = await startBaseline({
+      mongoUri: target.mongoUri,
+      baselineDb: target.db.baseline,
+      ticketsDb: target.db.tickets,
+      ...(target.nats === undefined ? {} : { nats: target.nats }),
+    });
+    cleanups.push(async () => {
+      await baselineDb.dropDatabase().catch(() => undefined);
+      await baseline.stop();
+    });
+
+    const seller = cookieFor(target);
+    const ticketBody = JSON.stringify({ title: 'Bench concert', price: 20 });
+
+    // 1. POST /api/tickets against one bare insert.
+    step(`POST /api/tickets vs one insert (${CONNECTIONS} connections, 2 x ${SECONDS} s each)...`);
+    const tickets = await compare(
+      {
+        url: `${baseline.url}/tickets`,
+        method: 'POST',
+        body: ticketBody,
+        connections: CONNECTIONS,
+        durationS: SECONDS,
+      },
+      {
+        url: `${target.urls.tickets}/api/tickets`,
+        method: 'POST',
+        body: ticketBody,
+        headers: { cookie: seller },
+        connections: CONNECTIONS,
+        durationS: SECONDS,
+      },
+    );
+    raw['postTickets'] = tickets;
+    rows.push(...loadRows('POST /api/tickets', tickets, { min: 0.6 }));
+
+    // 2. GET /api/tickets?limit=20 against the same query on the same collection.
+    const ticketCount = await ticketsDb.collection('tickets').estimatedDocumentCount();
+    step(`GET /api/tickets?limit=20 vs the bare query (${ticketCount} tickets in the collection)...`);
+    const list = await compare(
+      { url: `${baseline.url}/tickets?limit=20`, method: 'GET', connections: CONNECTIONS, durationS: SECONDS },
+      {
+        url: `${target.urls.tickets}/api/tickets?limit=20`,
+        method: 'GET',
+        connections: CONNECTIONS,
+        durationS: SECONDS,
+      },
+    );
+    raw['listTickets'] = { ...list, ticketCount };
+    const [listThroughput, ...listLatency] = loadRows('GET /api/tickets?limit=20', list);
+    if (listThroughput !== undefined) rows.push({ ...listThroughput, note: `over ${ticketCount} tickets` });
+    rows.push(...listLatency);
+
+    // 3. Event propagation.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    cleanups.push(async () => agent.destroy());
+    const stan = target.nats === undefined ? undefined : await connectStan(target.nats.url, target.nats.clusterId);
+    if (stan !== undefined) cleanups.push(async () => stan.close());
+    const bus =
+      target.mode === 'stack' && target.nats !== undefined
+        ? new Bus({ ...target.nats, clientId: makeClientId('bench'), logger: silentLogger })
+        : undefined;
+    if (bus !== undefined) {
+      await bus.connect();
+      cleanups.push(() => bus.close());
+    }
+    const baselineReplica = baselineDb.collection('replica');
+    const propagations: Record<string, PropagationResult> = {};
+    const propagationMs = Math.min(2_000, SECONDS * 400);
+    /** The plain publish → subscriber → insert path at `rate`: the baseline of both propagation figures. */
+    const baselinePropagation = async (rate: number): Promise<PropagationResult | undefined> =>
+      stan === undefined
+        ? undefined
+        : propagation({
+            rate,
+            durationMs: propagationMs,
+            replica: baselineReplica,
+            create: async () => {
+              const id = newId();
+              await publishRaw(stan, BASELINE_CHANNEL, { id, title: 'Baseline', price: 20 });
+              return id;
+            },
+          });
+    await settle('event propagation');
+    for (const rate of [100, 500]) {
+      step(`event propagation at ${rate}/s offered (${propagationMs} ms of creations)...`);
+      const viaHttp = await propagation({
+        rate,
+        durationMs: propagationMs,
+        replica,
+        // Past twice the load phases' connections the service only queues: what it can do is measured.
+        maxOutstanding: 2 * CONNECTIONS,
+        create: (i) => postTicket(target.urls.tickets, seller, agent, `Propagation ${rate}/${i}`),
+      });
+      // The baseline at the rate the service actually sustained, so that the two are comparable.
+      const base = await baselinePropagation(Math.max(1, Math.min(rate, Math.round(viaHttp.achievedRate))));
+      propagations[`http@${rate}`] = viaHttp;
+      if (base !== undefined) propagations[`baseline-at-achieved@${rate}`] = base;
+      rows.push(
+        ...propagationRows(
+          `propagation @${rate}/s (POST answered → replica)`,
+          viaHttp,
+          base,
+          rate === 500 ? 25 : undefined,
+        ),
+      );
+    }
+    // The bus leg alone: events published straight onto the bus, at the offered rate whatever the
+    // tickets service sustains. These tickets exist only in the orders replica: removed afterwards so
+    // that they do not weigh on the phases below.
+    if (bus !== undefined) {
+      const publisher = new TicketCreatedPublisher(bus);
+      for (const rate of [100, 500]) {
+        await settle(`the bus leg of propagation at ${rate}/s`);
+        step(`bus leg of propagation at ${rate}/s...`);
+        const base = await baselinePropagation(rate);
+        if (base !== undefined) propagations[`baseline@${rate}`] = base;
+        const busLeg = await propagation({
+          rate,
+          durationMs: propagationMs,
+          replica,
+          create: async (i) => {
+            const id = newId();
+            await publisher.publish({ id, version: 0, title: `Bus ${rate}/${i}`, price: 20, userId: 'bench' });
+            return id;
+          },
+        });
+        propagations[`bus@${rate}`] = busLeg;
+        rows.push(...propagationRows(`propagation @${rate}/s (bus leg: publish acked → replica)`, busLeg, base));
+      }
+      await replica.deleteMany({ userId: 'bench' });
+    }
+    raw['propagation'] = propagations;
+
+    // 4. POST /api/orders, a different ticket each time.
+    await settle('POST /api/orders');
+    const realIds = (
+      await ticketsDb
+        .collection('tickets')
+        .find({}, { projection: { _id: 1 } })
+        .toArray()
+    ).map((t) => String(t._id));
+    const replicated = new Set(
+      (await replica.find({ userId: { $ne: 'bench' } }, { projection: { _id: 1 } }).toArray()).map((t) =>
+        String(t._id),
+      ),
+    );
+    const orderable = realIds.filter((id) => replicated.has(id));
+    const perRound = Math.floor((orderable.length - 50) / 2);
+    step(`POST /api/orders vs one insert (${orderable.length} tickets to order, 2 x ${SECONDS} s)...`);
+    const buyer = cookieFor(target);
+    let next = 0;
+    const orderBody = (): string => JSON.stringify({ ticketId: orderable[next++ % orderable.length] });
+    const ordersSpec: LoadSpec = {
+      url: `${target.urls.orders}/api/orders`,
+      method: 'POST',
+      headers: { cookie: buyer },
+      nextBody: orderBody,
+      connections: CONNECTIONS,
+      durationS: SECONDS,
+      // Each request orders a ticket of its own: stop early when they run out.
+      maxRequests: Math.max(CONNECTIONS, perRound),
+    };
+    const baselineInsert: LoadSpec = {
+      url: `${baseline.url}/tickets`,
+      method: 'POST',
+      body: ticketBody,
+      connections: CONNECTIONS,
+      durationS: SECONDS,
+    };
+    await load({ ...baselineInsert, durationS: 1 });
+    await load({ ...ordersSpec, durationS: 1, maxRequests: 50 });
+    const b1 = await load(baselineInsert);
+    const o1 = await load(ordersSpec);
+    const b2 = await load(baselineInsert);
+    const o2 = await load(ordersSpec);
+    const orders: Compared = { ours: merge([o1, o2]), baseline: merge([b1, b2]) };
+    raw['postOrders'] = { ...orders, orderable: orderable.length };
+    rows.push(...loadRows('POST /api/orders', orders));
+
+    // 5. 200 buyers, one ticket.
+    await settle('contention');
+    step(`${BUYERS} concurrent buyers for one ticket, ${CONTENTION_ROUNDS} times...`);
+    const contested = await Promise.all(
+      Array.from({ length: CONTENTION_ROUNDS }, (_, i) =>
+        postTicket(target.urls.tickets, seller, agent, `Contested ${i}`),
+      ),
+    );
+    const contestedIds = contested.map((id) => {
+      if (id === undefined) throw new Error('could not create the contested tickets');
+      return id;
+    });
+    await waitForReplica(replica, contestedIds);
+    const contention: Contention = {
+      ordersCreated: [],
+      created201: 0,
+      reserved400: 0,
+      other: [],
+      latency: summarise([]),
+    };
+    const baselineMs: number[] = [];
+    const oursMs: number[] = [];
+    for (const ticketId of contestedIds) {
+      const buyers = Array.from({ length: BUYERS }, () => cookieFor(target));
+      const base = await contentionRound(`${baseline.url}/reserve`, { ticketId: newId() }, buyers);
+      baselineMs.push(...base.ms);
+      const attempt = await contentionRound(`${target.urls.orders}/api/orders`, { ticketId }, buyers);
+      oursMs.push(...attempt.ms);
+      contention.created201 += attempt.statuses.filter((s) => s === 201).length;
+      contention.reserved400 += attempt.statuses.filter((s) => s === 400).length;
+      contention.other.push(...attempt.statuses.filter((s) => s !== 201 && s !== 400).map(String), ...attempt.errors);
+      contention.ordersCreated.push(
+        await ordersDb.collection('orders').countDocuments({ ticket: new mongoose.Types.ObjectId(ticketId) }),
+      );
+    }
+    contention.latency = summarise(oursMs);
+    const baselineContention = summarise(baselineMs);
+    raw['contention'] = { ...contention, baseline: baselineContention };
+    rows.push({
+      figure: `${BUYERS} buyers, one ticket: orders created`,
+      unit: '',
+      ours: contention.ordersCreated.join(', '),
+      goal: 'exactly 1 each',
+      met: contention.ordersCreated.every((n) => n === 1) && contention.created201 === CONTENTION_ROUNDS,
+      note:
+        `${contention.created201} answered 201, ${contention.reserved400} answered 400 TICKET_RESERVED` +
+        (contention.other.length > 0 ? `, others: ${contention.other.slice(0, 5).join('; ')}` : ''),
+    });
+    rows.push({
+      figure: `${BUYERS} buyers, one ticket: p99`,
+      unit: 'ms',
+      ours: round(contention.latency.p99),
+      baseline: round(baselineContention.p99),
+      ratio: ratio(contention.latency.p99, baselineContention.p99),
+      note: `p50 ${round(contention.latency.p50)} ms vs baseline ${round(baselineContention.p50)} ms (200 inserts under a unique index)`,
+    });
+
+    // 6. Scaling of the orders queue group.
+    if (bus !== undefined && target.ordersEnv !== undefined) {
+      await settle('scaling');
+      step(`scaling: ${SCALING_EVENTS} ticket:created drained by 1, then 2 orders processes...`);
+      await ensureBuilt(['orders']);
+      const one = await drain(bus, replica, SCALING_EVENTS);
+      const second = await startServiceProcess('orders', target.ordersEnv);
+      let two: { ms: number; rate: number };
+      try {
+        two = await drain(bus, replica, SCALING_EVENTS);
+      } finally {
+        await second.stop();
+      }
+      raw['scaling'] = { events: SCALING_EVENTS, one, two };
+      rows.push({
+        figure: `orders queue group drain, 1 → 2 processes`,
+        unit: 'events/s',
+        ours: two.rate,
+        baseline: one.rate,
+        ratio: ratio(two.rate, one.rate),
+        note:
+          `${SCALING_EVENTS} ticket:created each: ${one.ms} ms with one process, ${two.ms} ms with two ` +
+          '(the baseline column is the single process)',
+      });
+    } else {
+      notes.push('scaling skipped: it needs a stack of its own (no BASE_URL)');
+    }
+  } finally {
+    step('stopping...');
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log(`cleanup: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  const durationS = round((Date.now() - benchStarted) / 1000, 1);
+  const machine = { cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), node: process.version };
+  const table = formatTable(rows);
+  if (settling.length > 0) notes.push('between phases:', ...settling.map((line) => `  ${line}`));
+  const serviceLog = [...serviceLines.entries()].sort((a, b) => b[1] - a[1]).map(([line, count]) => ({ line, count }));
+  if (serviceLog.length > 0) {
+    notes.push(
+      `the services logged ${serviceLog.reduce((n, l) => n + l.count, 0)} warnings/errors; most frequent:`,
+      ...serviceLog.slice(0, 4).map((l) => `  ${l.count} x ${l.line}`),
+    );
+  }
+  process.stdout.write(
+    `\nticketing bench (${durationS} s; ${machine.cpus} cpus, load ${machine.loadavg.join(' ')})\n` +
+      `${notes.map((n) => `  ${n}`).join('\n')}\n` +
+      '  ratio = ours / baseline: above 1 means more throughput, or more latency, than the baseline\n\n' +
+      `${table}\n`,
+  );
+  const file = path.join(__dirname, 'results.json');
+  writeFileSync(
+    file,
+    `${JSON.stringify({ date: new Date().toISOString(), durationS, machine, notes, rows, raw, serviceLog }, null, 2)}\n`,
+  );
+  process.stdout.write(`\nwritten to ${path.relative(process.cwd(), file)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);
