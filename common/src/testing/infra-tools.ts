@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   describeExit,
@@ -112,7 +112,11 @@ const FERRETDB: GoTool = {
   label: 'FerretDB (infra/dev/ferretdb)',
   stamp() {
     const hash = createHash('sha256');
-    for (const file of ['main.go', 'go.mod', 'go.sum']) {
+    // Every Go source of the embedding, so an edit to any of them triggers a rebuild.
+    const sources = readdirSync(ferretSourceDir())
+      .filter((f) => f.endsWith('.go'))
+      .sort();
+    for (const file of [...sources, 'go.mod', 'go.sum']) {
       hash.update(file).update(readFileSync(path.join(ferretSourceDir(), file)));
     }
     return `ferretdb-src-sha256:${hash.digest('hex')}`;

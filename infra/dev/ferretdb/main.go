@@ -61,6 +61,8 @@ func main() {
 		}()
 	}
 
+	go indexIDLookups(ctx, absDir, logger)
+
 	// Run returns once ctx is cancelled and every connection and the SQLite handles are closed,
 	// so SIGTERM ends in a clean exit 0.
 	if err := f.Run(ctx); err != nil {
