@@ -1,12 +1,4 @@
-import {
-  Bus,
-  ConfigError,
-  closeHttpServer,
-  createLogger,
-  handleShutdown,
-  installProcessHandlers,
-  makeClientId,
-} from '@ticketing/common';
+import { connectServiceBus, createLogger, listenHttp, runService } from '@ticketing/common';
 import { buildApp } from './app';
 import { loadExpirationConfig } from './config';
 import { OrderCancelledListener } from './events/listeners/order-cancelled-listener';
@@ -17,17 +9,9 @@ import { ExpirationQueue } from './queues/expiration-queue';
 
 const logger = createLogger('expiration');
 
-async function start(): Promise<void> {
-  installProcessHandlers(logger);
+runService('expiration', logger, async () => {
   const config = loadExpirationConfig();
-
-  const bus = new Bus({
-    url: config.NATS_URL,
-    clusterId: config.NATS_CLUSTER_ID,
-    clientId: makeClientId('expiration', config.NATS_CLIENT_ID),
-    logger,
-  });
-  await bus.connect();
+  const bus = await connectServiceBus('expiration', config, logger);
 
   const publisher = new ExpirationCompletePublisher(bus);
   const expirations = new ExpirationQueue({
@@ -48,21 +32,10 @@ async function start(): Promise<void> {
   new OrderCompletedListener(bus, logger, expirations).listen();
 
   const app = buildApp(config, logger, { redis: () => expirations.isReady(), bus: () => bus.isConnected });
-  const server = app.listen(config.PORT, () => logger.info({ port: config.PORT }, 'expiration listening'));
-
-  handleShutdown({
-    logger,
-    steps: [
-      { name: 'http', close: () => closeHttpServer(server) },
-      // The worker finishes the publishes under way before the bus goes.
-      { name: 'queue', close: () => expirations.close() },
-      { name: 'bus', close: () => bus.close() },
-    ],
-  });
-}
-
-start().catch((err: unknown) => {
-  if (err instanceof ConfigError) logger.fatal(err.message);
-  else logger.fatal({ err }, 'expiration failed to start');
-  process.exit(1);
+  return [
+    listenHttp(app, config.PORT, 'expiration', logger),
+    // The worker finishes the publishes under way before the bus goes.
+    { name: 'queue', close: () => expirations.close() },
+    { name: 'bus', close: () => bus.close() },
+  ];
 });

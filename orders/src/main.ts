@@ -1,14 +1,11 @@
 import {
-  Bus,
-  ConfigError,
   OutboxRelay,
-  closeHttpServer,
   connectMongo,
+  connectServiceBus,
   createLogger,
-  handleShutdown,
-  installProcessHandlers,
   isMongoConnected,
-  makeClientId,
+  listenHttp,
+  runService,
 } from '@ticketing/common';
 import mongoose from 'mongoose';
 import { buildApp } from './app';
@@ -23,20 +20,13 @@ import { Ticket } from './models/ticket';
 
 const logger = createLogger('orders');
 
-async function start(): Promise<void> {
-  installProcessHandlers(logger);
+runService('orders', logger, async () => {
   const config = loadOrdersConfig();
   await connectMongo(config.MONGO_URI, { logger });
   // The unique ticketLock index is what prevents double booking: it must exist before the first order.
   await Promise.all([Order.init(), Ticket.init(), RefundRequest.init()]);
+  const bus = await connectServiceBus('orders', config, logger);
 
-  const bus = new Bus({
-    url: config.NATS_URL,
-    clusterId: config.NATS_CLUSTER_ID,
-    clientId: makeClientId('orders', config.NATS_CLIENT_ID),
-    logger,
-  });
-  await bus.connect();
   const relay = new OutboxRelay({ bus, models: [Order], logger });
   relay.start();
 
@@ -46,21 +36,10 @@ async function start(): Promise<void> {
   new PaymentCreatedListener(bus, logger, relay).listen();
 
   const app = buildApp(config, logger, { mongo: () => isMongoConnected(), bus: () => bus.isConnected }, relay);
-  const server = app.listen(config.PORT, () => logger.info({ port: config.PORT }, 'orders listening'));
-
-  handleShutdown({
-    logger,
-    steps: [
-      { name: 'http', close: () => closeHttpServer(server) },
-      { name: 'outbox', close: () => relay.stop() },
-      { name: 'bus', close: () => bus.close() },
-      { name: 'mongo', close: () => mongoose.disconnect() },
-    ],
-  });
-}
-
-start().catch((err: unknown) => {
-  if (err instanceof ConfigError) logger.fatal(err.message);
-  else logger.fatal({ err }, 'orders failed to start');
-  process.exit(1);
+  return [
+    listenHttp(app, config.PORT, 'orders', logger),
+    { name: 'outbox', close: () => relay.stop() },
+    { name: 'bus', close: () => bus.close() },
+    { name: 'mongo', close: () => mongoose.disconnect() },
+  ];
 });

@@ -1,14 +1,11 @@
 import {
-  Bus,
-  ConfigError,
   OutboxRelay,
-  closeHttpServer,
   connectMongo,
+  connectServiceBus,
   createLogger,
-  handleShutdown,
-  installProcessHandlers,
   isMongoConnected,
-  makeClientId,
+  listenHttp,
+  runService,
 } from '@ticketing/common';
 import mongoose from 'mongoose';
 import { buildApp } from './app';
@@ -22,20 +19,13 @@ import { createStripeClient } from './stripe';
 
 const logger = createLogger('payments');
 
-async function start(): Promise<void> {
-  installProcessHandlers(logger);
+runService('payments', logger, async () => {
   const config = loadPaymentsConfig();
   await connectMongo(config.MONGO_URI, { logger });
   // The unique orderId index is what lets only one of concurrent payments of an order charge.
   await Promise.all([Order.init(), Payment.init()]);
+  const bus = await connectServiceBus('payments', config, logger);
 
-  const bus = new Bus({
-    url: config.NATS_URL,
-    clusterId: config.NATS_CLUSTER_ID,
-    clientId: makeClientId('payments', config.NATS_CLIENT_ID),
-    logger,
-  });
-  await bus.connect();
   const relay = new OutboxRelay({ bus, models: [Payment], logger });
   relay.start();
 
@@ -50,21 +40,10 @@ async function start(): Promise<void> {
     { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
     { stripe, relay },
   );
-  const server = app.listen(config.PORT, () => logger.info({ port: config.PORT }, 'payments listening'));
-
-  handleShutdown({
-    logger,
-    steps: [
-      { name: 'http', close: () => closeHttpServer(server) },
-      { name: 'outbox', close: () => relay.stop() },
-      { name: 'bus', close: () => bus.close() },
-      { name: 'mongo', close: () => mongoose.disconnect() },
-    ],
-  });
-}
-
-start().catch((err: unknown) => {
-  if (err instanceof ConfigError) logger.fatal(err.message);
-  else logger.fatal({ err }, 'payments failed to start');
-  process.exit(1);
+  return [
+    listenHttp(app, config.PORT, 'payments', logger),
+    { name: 'outbox', close: () => relay.stop() },
+    { name: 'bus', close: () => bus.close() },
+    { name: 'mongo', close: () => mongoose.disconnect() },
+  ];
 });

@@ -1,14 +1,11 @@
 import {
-  Bus,
-  ConfigError,
   OutboxRelay,
-  closeHttpServer,
   connectMongo,
+  connectServiceBus,
   createLogger,
-  handleShutdown,
-  installProcessHandlers,
   isMongoConnected,
-  makeClientId,
+  listenHttp,
+  runService,
 } from '@ticketing/common';
 import mongoose from 'mongoose';
 import { buildApp } from './app';
@@ -19,19 +16,11 @@ import { Ticket } from './models/ticket';
 
 const logger = createLogger('tickets');
 
-async function start(): Promise<void> {
-  installProcessHandlers(logger);
+runService('tickets', logger, async () => {
   const config = loadTicketsConfig();
   await connectMongo(config.MONGO_URI, { logger });
   await Ticket.init();
-
-  const bus = new Bus({
-    url: config.NATS_URL,
-    clusterId: config.NATS_CLUSTER_ID,
-    clientId: makeClientId('tickets', config.NATS_CLIENT_ID),
-    logger,
-  });
-  await bus.connect();
+  const bus = await connectServiceBus('tickets', config, logger);
 
   // Publishes what earlier requests stored but could not publish (a crash, a bus outage).
   const relay = new OutboxRelay({ bus, models: [Ticket], logger });
@@ -46,21 +35,10 @@ async function start(): Promise<void> {
     readiness: { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
     relay,
   });
-  const server = app.listen(config.PORT, () => logger.info({ port: config.PORT }, 'tickets listening'));
-
-  handleShutdown({
-    logger,
-    steps: [
-      { name: 'http', close: () => closeHttpServer(server) },
-      { name: 'outbox', close: () => relay.stop() },
-      { name: 'bus', close: () => bus.close() },
-      { name: 'mongo', close: () => mongoose.disconnect() },
-    ],
-  });
-}
-
-start().catch((err: unknown) => {
-  if (err instanceof ConfigError) logger.fatal(err.message);
-  else logger.fatal({ err }, 'tickets failed to start');
-  process.exit(1);
+  return [
+    listenHttp(app, config.PORT, 'tickets', logger),
+    { name: 'outbox', close: () => relay.stop() },
+    { name: 'bus', close: () => bus.close() },
+    { name: 'mongo', close: () => mongoose.disconnect() },
+  ];
 });

@@ -5,6 +5,7 @@ import {
   VersionConflictError,
   assertNever,
   fromCents,
+  runExclusive,
   stageEvent,
   type Logger,
   type OutboxRelay,
@@ -22,25 +23,13 @@ import type { TicketDoc } from '../models/ticket';
 
 const MAX_ATTEMPTS = 5;
 
-const inFlight = new Map<string, Promise<unknown>>();
-
 /**
- * Runs the changes of one order one after another within this process. The version plugin decides
- * races between processes on MongoDB, but FerretDB (tests, dev stack) applies a conditional update
- * as "read the match, then rewrite by _id", so two saves guarded by the same version can both
- * succeed there (measured: 29 rounds out of 30 with 10 concurrent writers). Serialising here also
- * keeps a change from racing the relay's pop of the previous event off the same document.
+ * Runs the changes of one order one after another within this process (see runExclusive in common:
+ * FerretDB's conditional updates are not atomic, so two saves guarded by one version could both
+ * succeed there). It also keeps a change from racing the relay's removal of the previous event.
  */
-async function oneAtATime<T>(orderId: string, task: () => Promise<T>): Promise<T> {
-  const previous = inFlight.get(orderId) ?? Promise.resolve();
-  const run = previous.then(task);
-  const tail = run.catch(() => undefined);
-  inFlight.set(orderId, tail);
-  try {
-    return await run;
-  } finally {
-    if (inFlight.get(orderId) === tail) inFlight.delete(orderId);
-  }
+function oneAtATime<T>(orderId: string, task: () => Promise<T>): Promise<T> {
+  return runExclusive(`order:${orderId}`, task);
 }
 
 function isDuplicateKey(err: unknown): boolean {

@@ -1,0 +1,53 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { ConfigError } from '../config';
+import { Bus, makeClientId } from '../events';
+import { closeHttpServer, handleShutdown, installProcessHandlers, type ShutdownStep } from './shutdown';
+
+/**
+ * The shape of every service's main.ts: `start` parses config, connects, starts listeners and the
+ * HTTP server, and returns its shutdown steps in order (HTTP first). A config error exits 1 with the
+ * list of problems; any other start-up failure exits 1 with the error logged.
+ */
+export function runService(name: string, logger: Logger, start: () => Promise<ShutdownStep[]>): void {
+  installProcessHandlers(logger);
+  start().then(
+    (steps) => {
+      handleShutdown({ logger, steps });
+    },
+    (err: unknown) => {
+      if (err instanceof ConfigError) logger.fatal(err.message);
+      else logger.fatal({ err }, `${name} failed to start`);
+      process.exit(1);
+    },
+  );
+}
+
+export interface BusConfig {
+  NATS_URL: string;
+  NATS_CLUSTER_ID: string;
+  NATS_CLIENT_ID: string | undefined;
+}
+
+/** A connected bus for a service, with its unique client id; keeps retrying until the server answers. */
+export async function connectServiceBus(service: string, config: BusConfig, logger: Logger): Promise<Bus> {
+  const bus = new Bus({
+    url: config.NATS_URL,
+    clusterId: config.NATS_CLUSTER_ID,
+    clientId: makeClientId(service, config.NATS_CLIENT_ID),
+    logger,
+  });
+  await bus.connect();
+  return bus;
+}
+
+/** Starts listening and returns the server with its shutdown step. */
+export function listenHttp(
+  app: { listen: (port: number, cb: () => void) => Server },
+  port: number,
+  name: string,
+  logger: Logger,
+): ShutdownStep {
+  const server = app.listen(port, () => logger.info({ port }, `${name} listening`));
+  return { name: 'http', close: () => closeHttpServer(server) };
+}
