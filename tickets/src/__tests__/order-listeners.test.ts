@@ -186,6 +186,25 @@ describe('order:cancelled', () => {
     expect((await Ticket.findById(ticketId).lean())?.version).toBe(2);
   });
 
+  it('never reserves the ticket for an order whose cancellation was handled before its creation', async () => {
+    const ticket = await commitNewTicket(svc.relay);
+    const ticketId = String(ticket._id);
+    const late = orderCreated(ticketId);
+
+    await cancelled.publish(orderCancelled(ticketId, late.id));
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCancelled);
+    await created.publish(late);
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCreated);
+
+    const stored = await Ticket.findById(ticketId).lean();
+    expect(stored?.orderId).toBeUndefined();
+    expect(stored?.version).toBe(0);
+    expect(updatesOf(ticketId)).toHaveLength(0);
+    const next = orderCreated(ticketId);
+    await created.publish(next);
+    expect((await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId)).orderId).toBe(next.id);
+  });
+
   it('lets a new order reserve the ticket after a cancellation', async () => {
     const { ticketId, orderId } = await reservedTicket();
     await cancelled.publish(orderCancelled(ticketId, orderId));

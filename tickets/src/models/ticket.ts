@@ -24,6 +24,13 @@ export interface TicketAttrs {
 export interface TicketFields extends TicketAttrs, Versioned, WithOutbox {
   /** Set while an order holds the ticket; unset (never null) when it is free. */
   orderId?: string | undefined;
+  /**
+   * Orders whose order:cancelled arrived while they did not hold the ticket. The two subjects are
+   * separate channels, so a cancellation can be handled before its order:created (a redelivery);
+   * remembering it keeps that late order:created from reserving the ticket for a dead order.
+   * Internal: never in the API or in events, and not a versioned change.
+   */
+  cancelledOrderIds: string[];
 }
 
 export type TicketDoc = HydratedDocument<TicketFields>;
@@ -51,6 +58,7 @@ const ticketSchema = new Schema<TicketFields, TicketModel>(
     },
     userId: { type: String, required: true },
     orderId: { type: String },
+    cancelledOrderIds: { type: [String], default: [] },
   },
   {
     versionKey: false,

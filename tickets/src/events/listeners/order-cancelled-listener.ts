@@ -8,6 +8,7 @@ import {
   type OutboxRelay,
 } from '@ticketing/common';
 import { changeTicket } from '../../models/change-ticket';
+import { Ticket } from '../../models/ticket';
 import { QUEUE_GROUP_NAME } from './queue-group';
 
 /**
@@ -28,14 +29,19 @@ export class OrderCancelledListener extends Listener<OrderCancelledEvent> {
   }
 
   async onMessage(data: OrderCancelledEvent['data']): Promise<void> {
-    const ticket = await changeTicket(this.relay, data.ticket.id, (t) => {
+    const ticket = await changeTicket(this.relay, data.ticket.id, async (t) => {
       // Only the holder's cancellation releases the ticket: a duplicate, or the cancellation of
       // another order, must not free a ticket someone else holds.
       if (t.orderId !== data.id) {
         this.log.info(
           { ticketId: data.ticket.id, orderId: data.id, heldBy: t.orderId },
-          'order:cancelled for an order that does not hold the ticket; ignored',
+          'order:cancelled for an order that does not hold the ticket; remembered, ticket unchanged',
         );
+        // Remember it without a version bump (nothing the replicas see changes), still inside the
+        // ticket's lock so a concurrent order:created of this order cannot slip in between.
+        if (!t.cancelledOrderIds.includes(data.id)) {
+          await Ticket.updateOne({ _id: t._id }, { $push: { cancelledOrderIds: data.id } });
+        }
         return false;
       }
       t.set('orderId', undefined);

@@ -32,6 +32,10 @@ export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
     const ticket = await changeTicket(this.relay, data.ticket.id, (t) => {
       // A redelivery of an event already applied: nothing to do and, above all, no second event.
       if (t.orderId === data.id) return false;
+      if (t.cancelledOrderIds.includes(data.id)) {
+        this.log.info({ ticketId: data.ticket.id, orderId: data.id }, 'order:created after its cancellation; ignored');
+        return false;
+      }
       if (t.orderId !== undefined) {
         // The orders service reserves atomically, so this means the two services disagree. Acking
         // is deliberate: redelivering would loop forever without ever changing the outcome.
