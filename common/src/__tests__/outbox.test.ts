@@ -174,6 +174,8 @@ describe('outbox', () => {
     await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id));
     const envelope = probe.events.find((e) => (e.data as { id?: string }).id === String(gig._id));
     expect(envelope?.requestId).toBe('req-staged');
+    // Removed by the commit itself (the saved entry, request id included, matched the stored one).
+    expect(await outboxOf(gig)).toEqual([]);
   });
 
   it('hides the outbox from JSON (stripOutbox)', async () => {

@@ -111,7 +111,10 @@ export class OutboxRelay {
     const model = doc.constructor as AnyModel;
     await this.exclusive(model, doc._id, async () => {
       await doc.save();
-      await this.flushNow(model, doc._id);
+      // What was just saved is the document's outbox as stored: publish it without reading it back
+      // (one read less per change on the hot path; the sweep re-reads whatever this misses).
+      const saved = doc.toObject<OutboxDocument>();
+      await this.flushNow(model, doc._id, saved.outbox);
     });
   }
 
@@ -126,15 +129,18 @@ export class OutboxRelay {
     return run;
   }
 
-  private async flushNow(model: AnyModel, id: unknown): Promise<boolean> {
-    const doc = await model
-      .findById(id)
-      .select({ outbox: 1 })
-      .lean<OutboxDocument>()
-      .catch((err: unknown) => {
-        this.log.warn({ err }, 'outbox read failed');
-        return null;
-      });
+  private async flushNow(model: AnyModel, id: unknown, known?: OutboxEntry[]): Promise<boolean> {
+    const doc =
+      known === undefined
+        ? await model
+            .findById(id)
+            .select({ outbox: 1 })
+            .lean<OutboxDocument>()
+            .catch((err: unknown) => {
+              this.log.warn({ err }, 'outbox read failed');
+              return null;
+            })
+        : { _id: id as mongoose.Types.ObjectId, outbox: known };
     if (doc === null) return true;
     for (const entry of doc.outbox) {
       try {
@@ -149,10 +155,16 @@ export class OutboxRelay {
         // with more than _id in it, while a conditional $pull is not supported there at all.
         // The driver's collection, not the model: mongoose would re-cast the entry.
         const pull: mongoose.mongo.UpdateFilter<OutboxDocument> = { $pull: { outbox: entry } };
-        await (model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>).updateOne(
+        const result = await (model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>).updateOne(
           { _id: doc._id },
           pull,
         );
+        if (result.modifiedCount === 0 && known !== undefined) {
+          // The in-memory copy did not match what is stored (or another relay removed it first):
+          // let the sweep re-read the document; at worst the event is published once more.
+          this.dirty = true;
+          this.schedule(this.opts.retryIntervalMs ?? 1_000);
+        }
       } catch (err) {
         this.log.warn({ err, subject: entry.subject, eventId: entry.id }, 'outbox publish failed; will retry');
         this.dirty = true;
