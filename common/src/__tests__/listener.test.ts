@@ -31,7 +31,10 @@ class RecordingListener extends Listener<OrderCancelledEvent> {
     bus: Bus,
     readonly queueGroupName: string,
     private readonly behaviour: Behaviour = () => {},
-    opts: ListenerOptions = { ackWaitMs: 1_000 },
+    // A long ack wait by default: on a loaded CI machine a 1 s wait can expire before a handled
+    // message is acked, and the redelivery would break tests that count deliveries. Tests about
+    // redelivery pass 1 s explicitly.
+    opts: ListenerOptions = { ackWaitMs: 30_000 },
   ) {
     super(bus, silentLogger, opts);
   }
@@ -138,9 +141,14 @@ describe('Listener', () => {
   it('leaves the message unacked when onMessage throws, and handles the redelivery', async () => {
     const channels = await freshChannels();
     const bus = await channels.bus();
-    const listener = new RecordingListener(bus, 'svc-a', (_data, delivery) => {
-      if (delivery === 1) throw new Error('transient failure');
-    }).listen();
+    const listener = new RecordingListener(
+      bus,
+      'svc-a',
+      (_data, delivery) => {
+        if (delivery === 1) throw new Error('transient failure');
+      },
+      { ackWaitMs: 1_000 },
+    ).listen();
 
     await bus.publish(Subjects.OrderCancelled, cancelledData(1));
 
@@ -155,12 +163,17 @@ describe('Listener', () => {
     const channels = await freshChannels();
     const bus = await channels.bus();
     let ready = false;
-    const listener = new RecordingListener(bus, 'svc-a', () => {
-      if (!ready) {
-        ready = true;
-        throw new RetryLaterError('version 4 before version 3');
-      }
-    }).listen();
+    const listener = new RecordingListener(
+      bus,
+      'svc-a',
+      () => {
+        if (!ready) {
+          ready = true;
+          throw new RetryLaterError('version 4 before version 3');
+        }
+      },
+      { ackWaitMs: 1_000 },
+    ).listen();
 
     await bus.publish(Subjects.OrderCancelled, cancelledData(4));
 
