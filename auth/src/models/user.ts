@@ -1,3 +1,4 @@
+import { apiJson } from '@ticketing/common';
 import mongoose, { Schema, type HydratedDocument, type Model } from 'mongoose';
 
 export interface UserAttrs {
@@ -17,12 +18,7 @@ const userSchema = new Schema<UserAttrs>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        ret['id'] = String(ret['_id']);
-        delete ret['_id'];
-        delete ret['passwordHash'];
-        delete ret['createdAt'];
-        delete ret['updatedAt'];
-        return ret;
+        return apiJson(ret, { hide: ['passwordHash', 'createdAt', 'updatedAt'] });
       },
     },
   },

@@ -2,3 +2,4 @@ export * from './connect';
 export * from './outbox';
 export * from './version-plugin';
 export * from './run-exclusive';
+export * from './api-json';

@@ -1,8 +1,7 @@
 import {
+  apiJson,
   OrderStatus,
-  fromCents,
   outboxPlugin,
-  stripOutbox,
   versionPlugin,
   type OutboxEntry,
   type VersionedStatics,
@@ -60,15 +59,7 @@ const orderSchema = new Schema<OrderAttrs, OrderModel>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        ret['id'] = String(ret['_id']);
-        ret['price'] = fromCents(ret['priceCents'] as number);
-        delete ret['_id'];
-        delete ret['priceCents'];
-        delete ret['ticketLock'];
-        delete ret['payment'];
-        delete ret['updatedAt'];
-        stripOutbox(ret);
-        return ret;
+        return apiJson(ret, { cents: ['priceCents', 'price'], hide: ['ticketLock', 'payment', 'updatedAt'] });
       },
     },
   },

@@ -1,5 +1,5 @@
 import {
-  fromCents,
+  apiJson,
   toCents,
   versionPlugin,
   type TicketCreatedEvent,
@@ -41,12 +41,7 @@ const ticketSchema = new Schema<TicketAttrs, TicketModel>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        ret['id'] = String(ret['_id']);
-        ret['price'] = fromCents(ret['priceCents'] as number);
-        delete ret['_id'];
-        delete ret['priceCents'];
-        delete ret['orderId'];
-        return ret;
+        return apiJson(ret, { cents: ['priceCents', 'price'], hide: ['orderId'] });
       },
     },
   },

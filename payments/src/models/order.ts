@@ -1,8 +1,8 @@
 import {
+  apiJson,
   OrderStatus,
   RetryLaterError,
   VersionConflictError,
-  fromCents,
   versionPlugin,
   type VersionedStatics,
 } from '@ticketing/common';
@@ -36,11 +36,7 @@ const orderSchema = new Schema<OrderAttrs, OrderModel>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        ret['id'] = String(ret['_id']);
-        ret['price'] = fromCents(ret['priceCents'] as number);
-        delete ret['_id'];
-        delete ret['priceCents'];
-        return ret;
+        return apiJson(ret, { cents: ['priceCents', 'price'] });
       },
     },
   },

@@ -1,4 +1,4 @@
-import { fromCents, outboxPlugin, stripOutbox, versionPlugin, type OutboxEntry } from '@ticketing/common';
+import { apiJson, outboxPlugin, versionPlugin, type OutboxEntry } from '@ticketing/common';
 import mongoose, { Schema, type HydratedDocument, type Model } from 'mongoose';
 
 export enum PaymentStatus {
@@ -45,12 +45,7 @@ const paymentSchema = new Schema<PaymentAttrs>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        ret['id'] = String(ret['_id']);
-        ret['amount'] = fromCents(ret['amount'] as number);
-        delete ret['_id'];
-        delete ret['updatedAt'];
-        stripOutbox(ret);
-        return ret;
+        return apiJson(ret, { cents: ['amount', 'amount'], hide: ['updatedAt'] });
       },
     },
   },
