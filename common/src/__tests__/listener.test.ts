@@ -48,6 +48,15 @@ class RecordingListener extends Listener<OrderCancelledEvent> {
   get versions(): number[] {
     return this.deliveries.map((d) => d.data.version);
   }
+
+  /**
+   * Versions of first deliveries only. The server may legitimately deliver a message again (a member
+   * whose connection dropped under load leaves its unacked messages to the group), but it flags
+   * those as redelivered: a second unflagged delivery would be a real duplicate.
+   */
+  get firstVersions(): number[] {
+    return this.deliveries.filter((d) => !d.ctx.redelivered).map((d) => d.data.version);
+  }
 }
 
 const buses: Bus[] = [];
@@ -205,10 +214,10 @@ describe('Listener', () => {
     for (let v = 1; v <= 10; v += 1) await busA.publish(Subjects.OrderCancelled, cancelledData(v));
 
     await eventually(() =>
-      expect([...a.versions, ...b.versions].sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+      expect([...a.firstVersions, ...b.firstVersions].sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
     );
     await allAcked(busA);
-    expect(a.deliveries.length + b.deliveries.length).toBe(10);
+    expect(a.firstVersions.length + b.firstVersions.length).toBe(10);
   });
 
   it('gives every queue group (every consuming service) its own copy of each message', async () => {
@@ -219,7 +228,7 @@ describe('Listener', () => {
 
     await bus.publish(Subjects.OrderCancelled, cancelledData(1));
 
-    await eventually(() => expect([orders.versions, payments.versions]).toEqual([[1], [1]]));
+    await eventually(() => expect([orders.firstVersions, payments.firstVersions]).toEqual([[1], [1]]));
   });
 
   it('delivers everything already on the channel to a group that subscribes late (deliver all)', async () => {
