@@ -33,7 +33,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mongoose from 'mongoose';
 import nats, { type Stan } from 'node-nats-streaming';
-import { Bus, Publisher, Subjects, makeClientId, type TicketCreatedEvent } from '../common/src';
+import { Bus, Publisher, Subjects, countUnpublished, makeClientId, type TicketCreatedEvent } from '../common/src';
 import { sessionCookie, silentLogger } from '../common/src/testing';
 import { requestJson } from '../test/fault/support/http-client';
 import { ensureBuilt, startServiceProcess } from '../test/fault/support/service-process';
@@ -315,8 +315,8 @@ async function main(): Promise<void> {
       let behind = Number.NaN;
       for (;;) {
         const [pendingTickets, pendingOrders, owners, copies] = await Promise.all([
-          ticketsDb.collection('tickets').countDocuments({ 'outbox.0': { $exists: true } }),
-          ordersDb.collection('orders').countDocuments({ 'outbox.0': { $exists: true } }),
+          countUnpublished(ticketsDb, 'tickets'),
+          countUnpublished(ordersDb, 'orders'),
           ticketsDb
             .collection('tickets')
             .find({}, { projection: { version: 1 } })

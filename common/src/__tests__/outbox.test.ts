@@ -1,14 +1,17 @@
 import mongoose, { Schema, type HydratedDocument, type Model } from 'mongoose';
 import {
   Bus,
+  OUTBOX_CHECKPOINTS,
   OutboxRelay,
   Subjects,
+  countUnpublished,
   makeClientId,
   outboxPlugin,
   requestContext,
   stageEvent,
   stripOutbox,
   versionPlugin,
+  type OutboxCheckpoint,
   type OutboxEntry,
   type Versioned,
   type WithOutbox,
@@ -74,15 +77,91 @@ async function outboxOf(gig: GigDoc): Promise<OutboxEntry[] | undefined> {
   return (await GigModel.findById(gig._id).lean())?.outbox;
 }
 
+/** Events of this gig that no relay vouches for as published (what a sweep would publish). */
+function unpublishedOf(gig: GigDoc): Promise<number> {
+  return countUnpublished(GigModel.db, GigModel.collection.collectionName, { _id: gig._id });
+}
+
+const publishedIds = (gig: GigDoc): string[] =>
+  probe.events.filter((e) => (e.data as { id?: string }).id === String(gig._id)).map((e) => e.id);
+
 describe('outbox', () => {
-  it('stores the change and its event in one save, publishes it, then removes it from the document', async () => {
+  it('stores the change and its event in one save, publishes it, then checkpoints it as published', async () => {
     const gig = new GigModel({ title: 'one' });
     stageEvent(gig, Subjects.TicketCreated, created(gig));
 
     await relay.commit(gig);
 
     expect(await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id))).toEqual(created(gig));
-    expect(await outboxOf(gig)).toEqual([]);
+    await eventually(async () => expect(await unpublishedOf(gig)).toBe(0));
+    // Marked by the relay's checkpoint, not by a write to the document: the entry stays, numbered.
+    expect(await outboxOf(gig)).toEqual([
+      expect.objectContaining({ subject: Subjects.TicketCreated, relay: relay.instanceId, seq: expect.any(Number) }),
+    ]);
+  });
+
+  it("drops published entries in the document's next save, so it holds at most its last event", async () => {
+    const gig = new GigModel({ title: 'first' });
+    stageEvent(gig, Subjects.TicketCreated, created(gig));
+    await relay.commit(gig);
+    gig.title = 'second';
+    stageEvent(gig, Subjects.TicketUpdated, { ...created(gig, 'second'), version: gig.version + 1 });
+
+    await relay.commit(gig);
+
+    await probe.waitFor(Subjects.TicketUpdated, (d) => d.id === String(gig._id));
+    expect((await outboxOf(gig))?.map((e) => e.subject)).toEqual([Subjects.TicketUpdated]);
+    expect(probe.of(Subjects.TicketCreated).filter((d) => d.id === String(gig._id))).toHaveLength(1);
+  });
+
+  it('publishes nothing again after a restart: a new relay trusts the stopped one’s checkpoint', async () => {
+    const first = new OutboxRelay({ bus, models: [GigModel], logger: silentLogger });
+    const gig = new GigModel({ title: 'before restart' });
+    stageEvent(gig, Subjects.TicketCreated, created(gig));
+    await first.commit(gig);
+    await first.stop(); // writes its checkpoint on the way out
+    const next = new OutboxRelay({ bus, models: [GigModel], logger: silentLogger });
+
+    const remaining = await next.sweep();
+
+    expect(remaining).toBe(0);
+    await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id));
+    // A marker published after the sweep arrives after anything the sweep published (one channel).
+    const marker = new GigModel({ title: 'marker' });
+    stageEvent(marker, Subjects.TicketCreated, created(marker));
+    await next.commit(marker);
+    await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(marker._id));
+    expect(publishedIds(gig)).toHaveLength(1);
+    await next.stop();
+  });
+
+  it('re-publishes entries past a crashed relay’s checkpoint, and only those', async () => {
+    const gig = await GigModel.create({ title: 'crashed relay' });
+    const entry = (id: string, seq: number) => ({
+      id,
+      subject: Subjects.TicketCreated,
+      data: created(gig),
+      createdAt: new Date(),
+      relay: 'crashed-relay',
+      seq,
+    });
+    // It had published up to seq 3 when it died; seq 4 was stored but never published.
+    await GigModel.db
+      .collection<OutboxCheckpoint>(OUTBOX_CHECKPOINTS)
+      .insertOne({ _id: 'crashed-relay', through: 3, at: new Date() });
+    await GigModel.updateOne(
+      { _id: gig._id },
+      { $push: { outbox: { $each: [entry('seq-3', 3), entry('seq-4', 4)] } } },
+    );
+
+    const remaining = await relay.sweep();
+
+    expect(remaining).toBe(0);
+    await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id));
+    expect(publishedIds(gig)).toEqual(['seq-4']);
+    // What nobody vouched for is pulled off the document once published; the rest stays.
+    expect((await outboxOf(gig))?.map((e) => e.id)).toEqual(['seq-3']);
+    expect(await unpublishedOf(gig)).toBe(0);
   });
 
   it('publishes several staged events of one document in the order they were staged', async () => {
@@ -109,7 +188,8 @@ describe('outbox', () => {
         [3, 'v3'],
       ]),
     );
-    expect(await outboxOf(gig)).toEqual([]);
+    await eventually(async () => expect(await unpublishedOf(gig)).toBe(0));
+    expect(probe.of(Subjects.TicketCreated).filter((d) => d.id === String(gig._id))).toHaveLength(1);
   });
 
   it('keeps the event when the bus is down without failing the change, and publishes it on reconnect', async () => {
@@ -131,7 +211,7 @@ describe('outbox', () => {
     expect(pending).toEqual([expect.objectContaining({ subject: Subjects.TicketCreated })]);
     // The relay publishes as soon as the bus reports 'connected', without waiting for its timer.
     await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id));
-    await eventually(async () => expect(await outboxOf(gig)).toEqual([]));
+    await eventually(async () => expect(await unpublishedOf(gig)).toBe(0));
     await lateRelay.stop();
     await offline.close();
   });
@@ -174,8 +254,7 @@ describe('outbox', () => {
     await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id));
     const envelope = probe.events.find((e) => (e.data as { id?: string }).id === String(gig._id));
     expect(envelope?.requestId).toBe('req-staged');
-    // Removed by the commit itself (the saved entry, request id included, matched the stored one).
-    expect(await outboxOf(gig)).toEqual([]);
+    await eventually(async () => expect(await unpublishedOf(gig)).toBe(0));
   });
 
   it('hides the outbox from JSON (stripOutbox)', async () => {

@@ -3,6 +3,7 @@ import {
   OutboxRelay,
   Publisher,
   Subjects,
+  countUnpublished,
   type Bus,
   type BusOptions,
   type OrderCancelledEvent,
@@ -158,4 +159,9 @@ export async function waitUntilAllAcked(bus: Bus, subject: Subjects, timeoutMs =
     },
     { timeoutMs },
   );
+}
+
+/** Events of this ticket not yet known to be published (the relay's checkpoint vouches for the rest). */
+export function unpublishedOf(ticketId: string): Promise<number> {
+  return countUnpublished(Ticket.db, Ticket.collection.collectionName, { _id: new mongoose.Types.ObjectId(ticketId) });
 }
