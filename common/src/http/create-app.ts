@@ -21,6 +21,15 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
+/** What is logged of a request (pino's serialised form, which pino-http hands to serializers). */
+function requestLine(req: { method?: string; url?: string; remoteAddress?: string }): object {
+  return { method: req.method, url: req.url, remoteAddress: req.remoteAddress };
+}
+
+function responseLine(res: { statusCode?: number }): object {
+  return { statusCode: res.statusCode };
+}
+
 /**
  * The shape every service shares: security headers, request ids (taken from X-Request-Id when the
  * gateway sent a sane one), JSON bodies, the session cookie, health routes, the service's routers,
@@ -29,6 +38,9 @@ const REQUEST_ID = /^[\w.-]{1,64}$/;
 export function createApp(opts: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: Express would hash every JSON body (writes included) for a header an API client with a
+  // session cookie has no use for.
+  app.set('etag', false);
   // The ingress (or the dev gateway) terminates TLS; trust it so secure cookies are set.
   app.set('trust proxy', true);
   app.use(helmet());
@@ -45,6 +57,9 @@ export function createApp(opts: AppOptions): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
       // The mixin already adds requestId; pino-http's own `req` object is enough detail.
       quietReqLogger: true,
+      // One line per request with what an operator needs, and never the headers: they carry the
+      // session cookie (a bearer credential) in and set-cookie out.
+      serializers: { req: requestLine, res: responseLine },
     }),
   );
   app.use(express.json({ limit: '100kb' }));
