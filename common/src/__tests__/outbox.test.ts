@@ -114,6 +114,20 @@ describe('outbox', () => {
     expect(probe.of(Subjects.TicketCreated).filter((d) => d.id === String(gig._id))).toHaveLength(1);
   });
 
+  it('pulls published entries off their documents once the relay is idle, without publishing again', async () => {
+    const tidy = new OutboxRelay({ bus, models: [GigModel], logger: silentLogger, tidyIdleMs: 20 });
+    tidy.start();
+    const gig = new GigModel({ title: 'tidied' });
+    stageEvent(gig, Subjects.TicketCreated, created(gig));
+
+    await tidy.commit(gig);
+
+    await eventually(async () => expect(await outboxOf(gig)).toEqual([]));
+    expect(await unpublishedOf(gig)).toBe(0);
+    expect(publishedIds(gig)).toHaveLength(1);
+    await tidy.stop();
+  });
+
   it('publishes nothing again after a restart: a new relay trusts the stopped one’s checkpoint', async () => {
     const first = new OutboxRelay({ bus, models: [GigModel], logger: silentLogger });
     const gig = new GigModel({ title: 'before restart' });

@@ -98,6 +98,14 @@ export interface OutboxCheckpoint {
 /** Checkpoint writes are coalesced over this long (a crash in between costs re-publishes, no loss). */
 const CHECKPOINT_DELAY_MS = 100;
 
+/** Published entries remembered for tidying, at most (beyond, they wait for the next save or sweep). */
+const TIDY_BACKLOG_MAX = 50_000;
+
+/** A subdocument's plain value (what the database stores), or the value itself. */
+function plain(entry: OutboxEntry): OutboxEntry {
+  return (entry as OutboxEntry & { toObject?: () => OutboxEntry }).toObject?.() ?? entry;
+}
+
 /** Whether `entry` is vouched for as published by the checkpoints (relay id → through). */
 function coveredBy(checkpoints: ReadonlyMap<string, number>, entry: OutboxEntry): boolean {
   if (entry.relay === undefined || entry.seq === undefined) return false;
@@ -152,6 +160,8 @@ export interface OutboxRelayOptions {
   /** Safety-net sweep for entries whose immediate publish failed (default 1 s while dirty, 30 s idle). */
   retryIntervalMs?: number;
   idleIntervalMs?: number;
+  /** Published entries are pulled off their documents once no commit has run for this long (250 ms). */
+  tidyIdleMs?: number;
 }
 
 export class OutboxRelay {
@@ -173,6 +183,12 @@ export class OutboxRelay {
   private persistedThrough = 0;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private checkpointChain: Promise<void> = Promise.resolve();
+  /** Published entries still on their documents, by document: pulled off while the relay is idle. */
+  private readonly tidyQueue = new Map<string, { model: AnyModel; id: unknown; entries: OutboxEntry[] }>();
+  private tidyTimer: NodeJS.Timeout | undefined;
+  private tidying = false;
+  private committing = 0;
+  private lastCommitAt = 0;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.log = opts.logger.child({ component: 'outbox' });
@@ -211,46 +227,60 @@ export class OutboxRelay {
    */
   async commit(doc: mongoose.Document & OutboxDocument): Promise<void> {
     const model = doc.constructor as AnyModel;
-    await this.exclusive(model, doc._id, async () => {
-      const numbered: number[] = [];
-      const number = (entry: OutboxEntry): void => {
-        if (entry.relay !== undefined) return;
-        this.seq += 1;
-        entry.relay = this.instanceId;
-        entry.seq = this.seq;
-        this.unconfirmed.add(this.seq);
-        numbered.push(this.seq);
-      };
-      let entries: OutboxEntry[];
-      if (doc.isNew) {
-        // Every entry is new: number them in place (the insert stores them as they are now).
-        doc.outbox.forEach(number);
-        entries = doc.outbox;
-      } else {
-        // Rewrite the list as plain values: drop what is published, number what is new. One $set
-        // of the array, never a mix of $push and changes inside the array in one update.
-        const current = doc.get('outbox') as Array<OutboxEntry & { toObject?: () => OutboxEntry }>;
-        const all = current.map((entry) => entry.toObject?.() ?? entry);
-        entries = all.filter((entry) => !this.isPublished(entry));
-        entries.forEach(number);
-        if (numbered.length > 0 || entries.length !== all.length) doc.set('outbox', entries);
-      }
-      try {
-        await doc.save();
-      } catch (err) {
-        if (wroteNothing(err)) this.settle(numbered);
-        else if (numbered.length > 0) this.verifyLater(model, doc._id, numbered);
-        throw err;
-      }
-      // What was just saved is the document's outbox as stored: publish it without reading it back
-      // (one read less per change on the hot path; the sweep re-reads whatever this misses).
-      await this.flushNow(model, doc._id, entries);
-    });
+    this.committing += 1;
+    this.lastCommitAt = Date.now();
+    try {
+      await this.exclusive(model, doc._id, () => this.commitNow(model, doc));
+    } finally {
+      this.committing -= 1;
+      this.lastCommitAt = Date.now();
+    }
+  }
+
+  private async commitNow(model: AnyModel, doc: mongoose.Document & OutboxDocument): Promise<void> {
+    const numbered: number[] = [];
+    const number = (entry: OutboxEntry): void => {
+      if (entry.relay !== undefined) return;
+      this.seq += 1;
+      entry.relay = this.instanceId;
+      entry.seq = this.seq;
+      this.unconfirmed.add(this.seq);
+      numbered.push(this.seq);
+    };
+    let entries: OutboxEntry[];
+    if (doc.isNew) {
+      // Every entry is new: number them in place (the insert stores them as they are now).
+      doc.outbox.forEach(number);
+      entries = doc.outbox;
+    } else {
+      // Rewrite the list as plain values: drop what is published, number what is new. One $set
+      // of the array, never a mix of $push and changes inside the array in one update.
+      const current = doc.get('outbox') as Array<OutboxEntry & { toObject?: () => OutboxEntry }>;
+      const all = current.map((entry) => entry.toObject?.() ?? entry);
+      entries = all.filter((entry) => !this.isPublished(entry));
+      entries.forEach(number);
+      if (numbered.length > 0 || entries.length !== all.length) doc.set('outbox', entries);
+      // This save removes the published entries itself: nothing left to tidy on this document.
+      if (entries.length !== all.length) this.tidyQueue.delete(this.keyOf(model, doc._id));
+    }
+    try {
+      await doc.save();
+    } catch (err) {
+      if (wroteNothing(err)) this.settle(numbered);
+      else if (numbered.length > 0) this.verifyLater(model, doc._id, numbered);
+      throw err;
+    }
+    // What was just saved is the document's outbox as stored: publish it without reading it back
+    // (one read less per change on the hot path; the sweep re-reads whatever this misses).
+    await this.flushNow(model, doc._id, entries);
+  }
+
+  private keyOf(model: AnyModel, id: unknown): string {
+    return `outbox:${model.modelName}:${String(id)}`;
   }
 
   private exclusive<T>(model: AnyModel, id: unknown, task: () => Promise<T>): Promise<T> {
-    const key = `outbox:${model.modelName}:${String(id)}`;
-    const run = runExclusive(key, task);
+    const run = runExclusive(this.keyOf(model, id), task);
     this.pending.add(run);
     void run.then(
       () => this.pending.delete(run),
@@ -300,8 +330,10 @@ export class OutboxRelay {
           ...(entry.requestId === undefined ? {} : { requestId: entry.requestId }),
         });
         if (entry.relay === this.instanceId && entry.seq !== undefined) {
-          // Ours: the checkpoint records it (no write to the document).
+          // Ours: the checkpoint records it; the entry is pulled off the document when the relay
+          // is idle (or dropped by the document's next save), never on the hot path.
           this.settle([entry.seq]);
+          this.queueTidy(model, doc._id, [entry]);
           continue;
         }
         // Nobody vouches for it (left by a crash, or stored outside commit): remove exactly this
@@ -355,11 +387,65 @@ export class OutboxRelay {
         .lean<OutboxDocument[]>()
         .cursor();
       for await (const doc of docs) {
+        this.queueTidy(
+          model,
+          doc._id,
+          doc.outbox.filter((entry) => this.isPublished(entry)),
+        );
         if (doc.outbox.every((entry) => this.isPublished(entry))) continue;
         if (!(await this.flush(model, doc._id))) remaining += 1;
       }
     }
     return remaining;
+  }
+
+  private queueTidy(model: AnyModel, id: unknown, entries: OutboxEntry[]): void {
+    if (entries.length === 0) return;
+    const key = this.keyOf(model, id);
+    const item = this.tidyQueue.get(key);
+    if (item !== undefined) item.entries.push(...entries.map(plain));
+    else if (this.tidyQueue.size < TIDY_BACKLOG_MAX)
+      this.tidyQueue.set(key, { model, id, entries: entries.map(plain) });
+    this.scheduleTidy();
+  }
+
+  private scheduleTidy(): void {
+    if (this.stopped || this.tidyTimer !== undefined || this.tidyQueue.size === 0) return;
+    this.tidyTimer = setTimeout(() => {
+      this.tidyTimer = undefined;
+      void this.tidy();
+    }, this.opts.tidyIdleMs ?? 250);
+    this.tidyTimer.unref();
+  }
+
+  /**
+   * Pulls published entries off their documents while no commit is running, and stops as soon as
+   * one starts: storage hygiene (FerretDB scans decode whole documents, so leftovers make them
+   * slower), never competing with requests. Each pull is exact and by bare _id, as in flushNow.
+   */
+  private async tidy(): Promise<void> {
+    if (this.tidying) return;
+    this.tidying = true;
+    const idleMs = this.opts.tidyIdleMs ?? 250;
+    try {
+      for (const [key, item] of this.tidyQueue) {
+        if (this.stopped || this.committing > 0 || Date.now() - this.lastCommitAt < idleMs) break;
+        this.tidyQueue.delete(key);
+        await this.exclusive(item.model, item.id, async () => {
+          const collection = item.model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>;
+          for (const entry of item.entries) {
+            const pull: mongoose.mongo.UpdateFilter<OutboxDocument> = { $pull: { outbox: entry } };
+            await collection.updateOne({ _id: item.id as mongoose.Types.ObjectId }, pull);
+          }
+        }).catch((err: unknown) => {
+          // Harmless: the entry stays until the document's next save or the next sweep.
+          this.log.debug({ err }, 'outbox tidy failed');
+        });
+      }
+    } finally {
+      this.tidying = false;
+      this.scheduleTidy();
+    }
   }
 
   private scheduleCheckpoint(): void {
@@ -394,6 +480,7 @@ export class OutboxRelay {
   start(): void {
     this.stopped = false;
     this.schedule(0);
+    this.scheduleTidy();
   }
 
   private schedule(delayMs: number): void {
@@ -427,6 +514,8 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.tidyTimer) clearTimeout(this.tidyTimer);
+    this.tidyTimer = undefined;
     if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     await Promise.allSettled([...this.pending]);
