@@ -48,6 +48,14 @@ gigSchema.plugin(versionPlugin, { mode: 'owner' });
 gigSchema.plugin(outboxPlugin);
 const GigModel = mongoose.model<Gig>('OutboxGig', gigSchema);
 
+interface Seat extends Versioned, WithOutbox {
+  code: string;
+}
+const seatSchema = new Schema<Seat, Model<Seat>>({ code: { type: String, required: true, unique: true } });
+seatSchema.plugin(versionPlugin, { mode: 'owner' });
+seatSchema.plugin(outboxPlugin);
+const SeatModel = mongoose.model<Seat>('OutboxSeat', seatSchema);
+
 const created = (gig: GigDoc, title = gig.title) => ({
   id: String(gig._id),
   version: gig.version,
@@ -126,6 +134,39 @@ describe('outbox', () => {
     expect(await unpublishedOf(gig)).toBe(0);
     expect(publishedIds(gig)).toHaveLength(1);
     await tidy.stop();
+  });
+
+  it('inserts the new documents of concurrent commits together, each with its own outcome', async () => {
+    await SeatModel.init(); // the unique index on code
+    const seats = ['A1', 'A2', 'A1', ''].map((code) => {
+      const seat = new SeatModel({ code });
+      const data = { id: String(seat._id), version: 0, title: `seat ${code}`, price: 10, userId: 'seller-1' };
+      stageEvent(seat, Subjects.TicketCreated, data);
+      return seat;
+    });
+
+    const outcomes = await Promise.allSettled(seats.map((seat) => relay.commit(seat)));
+
+    expect(
+      outcomes.map((o) => {
+        if (o.status === 'fulfilled') return 'stored';
+        const reason = o.reason as { code?: unknown; name?: string };
+        return reason.code === 11000 ? 'duplicate key' : reason.name;
+      }),
+    ).toEqual(['stored', 'stored', 'duplicate key', 'ValidationError']);
+    expect((await SeatModel.find().lean()).map((s) => s.code).sort()).toEqual(['A1', 'A2']);
+    expect(seats.map((seat) => seat.isNew)).toEqual([false, false, true, true]);
+    // Only what was stored is published.
+    const stored = [String(seats[0]?._id), String(seats[1]?._id)];
+    await eventually(() =>
+      expect(
+        probe
+          .of(Subjects.TicketCreated)
+          .map((d) => d.id)
+          .filter((id) => seats.some((seat) => String(seat._id) === id))
+          .sort(),
+      ).toEqual(stored.sort()),
+    );
   });
 
   it('publishes nothing again after a restart: a new relay trusts the stopped one’s checkpoint', async () => {
