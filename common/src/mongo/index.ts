@@ -3,3 +3,4 @@ export * from './outbox';
 export * from './version-plugin';
 export * from './run-exclusive';
 export * from './api-json';
+export * from './group-insert';

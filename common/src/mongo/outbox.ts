@@ -6,6 +6,7 @@ import type { EventData } from '../events/events';
 import type { Subjects } from '../events/subjects';
 import { VersionConflictError } from '../errors';
 import { currentRequestId } from '../log';
+import { insertGrouped } from './group-insert';
 import { runExclusive } from './run-exclusive';
 
 /**
@@ -153,22 +154,6 @@ function wroteNothing(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
 
-interface PendingInsert {
-  doc: mongoose.Document;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-/** What insertMany reports for one document that was not inserted, as the error save() would throw. */
-function insertError(result: unknown, batchError: unknown): unknown {
-  if (result instanceof Error) return result; // a ValidationError
-  if (typeof result === 'object' && result !== null && typeof (result as { code?: unknown }).code === 'number') {
-    const { code, errmsg } = result as { code: number; errmsg?: string };
-    return new mongoose.mongo.MongoServerError({ message: errmsg ?? `insert failed (${code})`, code, errmsg });
-  }
-  return batchError;
-}
-
 export interface OutboxRelayOptions {
   bus: Bus;
   models: AnyModel[];
@@ -205,8 +190,6 @@ export class OutboxRelay {
   private tidying = false;
   private committing = 0;
   private lastCommitAt = 0;
-  /** New documents waiting for this turn's insertMany, by model (group commit). */
-  private readonly inserts = new Map<AnyModel, PendingInsert[]>();
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.log = opts.logger.child({ component: 'outbox' });
@@ -282,7 +265,8 @@ export class OutboxRelay {
       if (entries.length !== all.length) this.tidyQueue.delete(this.keyOf(model, doc._id));
     }
     try {
-      if (doc.isNew) await this.insert(model, doc);
+      // New documents of concurrent requests share one insert (group commit, see insertGrouped).
+      if (doc.isNew) await insertGrouped(doc);
       else await doc.save();
     } catch (err) {
       if (wroteNothing(err)) this.settle(numbered);
@@ -292,56 +276,6 @@ export class OutboxRelay {
     // What was just saved is the document's outbox as stored: publish it without reading it back
     // (one read less per change on the hot path; the sweep re-reads whatever this misses).
     await this.flushNow(model, doc._id, entries);
-  }
-
-  /**
-   * Group commit: the new documents of one event-loop turn (concurrent requests) go to the database
-   * as one insertMany, unordered, so each succeeds or fails on its own (a duplicate key refuses only
-   * its document). On FerretDB one insert statement costs about as much server CPU as a batch of
-   * five, and the driver's per-command work is paid once. insertMany validates, sets timestamps and
-   * marks the documents stored, as save() does; 'save' middleware does not run for these inserts
-   * (the version plugin's has nothing to do for a new document).
-   */
-  private insert(model: AnyModel, doc: mongoose.Document): Promise<void> {
-    let batch = this.inserts.get(model);
-    if (batch === undefined) {
-      const pending: PendingInsert[] = [];
-      batch = pending;
-      this.inserts.set(model, pending);
-      setImmediate(() => void this.insertBatch(model, pending));
-    }
-    const queue = batch;
-    return new Promise((resolve, reject) => queue.push({ doc, resolve, reject }));
-  }
-
-  private async insertBatch(model: AnyModel, batch: PendingInsert[]): Promise<void> {
-    if (this.inserts.get(model) === batch) this.inserts.delete(model);
-    try {
-      await model.insertMany(
-        batch.map((item) => item.doc),
-        { ordered: false, throwOnValidationError: true },
-      );
-      for (const item of batch) item.resolve();
-    } catch (err) {
-      // Unordered: `results` says, document by document, whether it was stored (the document
-      // itself) or why not. Only trust it when the server answered per document: for a network
-      // error the driver reports a bulk error with no write errors, and mongoose then counts every
-      // document as stored. In that case nothing is known (the relay verifies later) and the cause
-      // (server selection, network) is what the caller gets, so that the route answers 503.
-      const { results, writeErrors, name } = err as { results?: unknown[]; writeErrors?: unknown[]; name?: string };
-      const perDocument =
-        results !== undefined &&
-        (name === 'MongooseBulkWriteError' || (Array.isArray(writeErrors) && writeErrors.length > 0));
-      // The driver keeps the underlying error in `errorResponse` (`cause` on newer versions).
-      const { cause, errorResponse } = err as { cause?: unknown; errorResponse?: unknown };
-      const underlying = cause instanceof Error ? cause : errorResponse instanceof Error ? errorResponse : err;
-      batch.forEach((item, i) => {
-        const result = results?.[i];
-        if (perDocument && result === item.doc) item.resolve();
-        else if (perDocument) item.reject(insertError(result, err));
-        else item.reject(underlying);
-      });
-    }
   }
 
   private keyOf(model: AnyModel, id: unknown): string {

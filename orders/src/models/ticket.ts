@@ -1,5 +1,6 @@
 import {
   apiJson,
+  insertGrouped,
   toCents,
   versionPlugin,
   type TicketCreatedEvent,
@@ -65,13 +66,17 @@ function isDuplicateKey(err: unknown): boolean {
 
 export async function applyTicketCreated(data: TicketCreatedEvent['data']): Promise<ReplicaOutcome> {
   try {
-    await Ticket.create({
-      _id: data.id,
-      title: data.title,
-      priceCents: toCents(data.price),
-      userId: data.userId,
-      version: data.version,
-    });
+    // Events of one turn share one insert (group commit): a burst of ticket:created is many
+    // statements less for the database.
+    await insertGrouped(
+      new Ticket({
+        _id: data.id,
+        title: data.title,
+        priceCents: toCents(data.price),
+        userId: data.userId,
+        version: data.version,
+      }),
+    );
     return 'applied';
   } catch (err) {
     // The owner's id is our _id, so a second ticket:created for it is a redelivery, not an error.
