@@ -38,6 +38,7 @@ import { sessionCookie, silentLogger } from '../common/src/testing';
 import { requestJson } from '../test/fault/support/http-client';
 import { ensureBuilt, startServiceProcess } from '../test/fault/support/service-process';
 import { BASELINE_CHANNEL, startBaseline, type BaselineServer } from './lib/baseline';
+import { addCpu, pidsMatching, sampleCpu, type ProcessGroups } from './lib/cpu';
 import { load, type LoadResult, type LoadSpec } from './lib/load';
 import { propagation, type PropagationResult } from './lib/propagation';
 import { formatTable, type Row } from './lib/report';
@@ -81,6 +82,24 @@ function cookieFor(target: Target, userId = newId()): string {
 interface Compared {
   ours: LoadResult;
   baseline: LoadResult;
+  /** Milliseconds of CPU per 2xx answer, by process group (when processes were given). */
+  cpu?: { ours: Record<string, number>; baseline: Record<string, number> };
+}
+
+/** Runs a load while counting the CPU each group of processes spends on it. */
+async function loadCounting(
+  spec: LoadSpec,
+  groups: ProcessGroups,
+  totals: Record<string, number>,
+): Promise<LoadResult> {
+  const before = sampleCpu(groups);
+  const result = await load(spec);
+  addCpu(totals, before, sampleCpu(groups));
+  return result;
+}
+
+function perRequest(totals: Record<string, number>, answered: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(totals).map(([name, s]) => [name, round((s * 1000) / answered, 2)]));
 }
 
 /** Averages several runs of the same load (alternated with the baseline's, so drift hits both). */
@@ -102,16 +121,82 @@ function merge(runs: LoadResult[]): LoadResult {
 }
 
 /** Warm both up, then baseline, ours, baseline, ours. */
-async function compare(baseline: LoadSpec, ours: LoadSpec, rounds = 2): Promise<Compared> {
+/**
+ * Warms both up, then alternates baseline and ours. `quiet` runs before each measured round: it
+ * waits until the system has digested the previous round (events replicated, outboxes tidied), so
+ * that no round pays for work another one caused.
+ */
+async function compare(
+  baseline: LoadSpec,
+  ours: LoadSpec,
+  quiet: () => Promise<void> = async () => undefined,
+  processes?: { ours: ProcessGroups; baseline: ProcessGroups },
+  rounds = 2,
+): Promise<Compared> {
   await load({ ...baseline, durationS: 1, amount: undefined });
   await load({ ...ours, durationS: 1, amount: undefined });
   const b: LoadResult[] = [];
   const o: LoadResult[] = [];
+  const cpuOurs: Record<string, number> = {};
+  const cpuBaseline: Record<string, number> = {};
   for (let r = 0; r < rounds; r += 1) {
-    b.push(await load(baseline));
-    o.push(await load(ours));
+    await quiet();
+    b.push(await loadCounting(baseline, processes?.baseline ?? {}, cpuBaseline));
+    await quiet();
+    o.push(await loadCounting(ours, processes?.ours ?? {}, cpuOurs));
   }
-  return { ours: merge(o), baseline: merge(b) };
+  const compared: Compared = { ours: merge(o), baseline: merge(b) };
+  if (processes !== undefined) {
+    compared.cpu = {
+      ours: perRequest(cpuOurs, compared.ours.ok),
+      baseline: perRequest(cpuBaseline, compared.baseline.ok),
+    };
+  }
+  return compared;
+}
+
+/**
+ * Who spends the CPU of a POST /api/tickets (own stack on Linux only): the tickets process against
+ * the baseline's, the database server (the same one for both), and what the event costs downstream
+ * (the orders service applying it, NATS Streaming), which the baseline has no counterpart for.
+ */
+function postTicketsProcesses(
+  target: Target,
+  baseline: BaselineServer,
+): { ours: ProcessGroups; baseline: ProcessGroups } | undefined {
+  const { tickets, orders } = target.pids;
+  if (target.mode !== 'stack' || tickets === undefined || orders === undefined || baseline.pid === undefined) {
+    return undefined;
+  }
+  const database = pidsMatching('bin/ferretdb');
+  const downstream = [orders, ...pidsMatching('bin/nats-streaming-server')];
+  return {
+    ours: { service: [tickets], database, downstream },
+    baseline: { service: [baseline.pid], database },
+  };
+}
+
+function cpuRows(name: string, c: Compared): Row[] {
+  if (c.cpu === undefined) return [];
+  const { ours, baseline } = c.cpu;
+  const rows: Row[] = [];
+  const labels: Record<string, string> = {
+    service: 'the service process',
+    database: 'the database server',
+    downstream: 'downstream (orders, NATS)',
+  };
+  for (const [group, label] of Object.entries(labels)) {
+    const o = ours[group];
+    if (o === undefined) continue;
+    const b = baseline[group];
+    rows.push({
+      figure: `${name} CPU per request: ${label}`,
+      unit: 'ms',
+      ours: o,
+      ...(b === undefined ? {} : { baseline: b, ratio: ratio(o, b) }),
+    });
+  }
+  return rows;
 }
 
 function loadRows(name: string, c: Compared, goal?: { min: number }): Row[] {
@@ -370,11 +455,17 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         durationS: SECONDS,
       },
+      () => settle('a POST /api/tickets round'),
+      postTicketsProcesses(target, baseline),
     );
     raw['postTickets'] = tickets;
     rows.push(...loadRows('POST /api/tickets', tickets, { min: 0.6 }));
+    rows.push(...cpuRows('POST /api/tickets', tickets));
 
-    // 2. GET /api/tickets?limit=20 against the same query on the same collection.
+    // 2. GET /api/tickets?limit=20 against the same query on the same collection, once the tickets
+    // of phase 1 are replicated and their outbox entries tidied (reads alone leave the relays idle,
+    // so they would tidy during this phase, and the orders service would still be catching up).
+    await settle('GET /api/tickets');
     const ticketCount = await ticketsDb.collection('tickets').estimatedDocumentCount();
     step(`GET /api/tickets?limit=20 vs the bare query (${ticketCount} tickets in the collection)...`);
     const list = await compare(
@@ -510,9 +601,13 @@ async function main(): Promise<void> {
     };
     await load({ ...baselineInsert, durationS: 1 });
     await load({ ...ordersSpec, durationS: 1, maxRequests: 50 });
+    await settle('a POST /api/orders round');
     const b1 = await load(baselineInsert);
+    await settle('a POST /api/orders round');
     const o1 = await load(ordersSpec);
+    await settle('a POST /api/orders round');
     const b2 = await load(baselineInsert);
+    await settle('a POST /api/orders round');
     const o2 = await load(ordersSpec);
     const orders: Compared = { ours: merge([o1, o2]), baseline: merge([b1, b2]) };
     raw['postOrders'] = { ...orders, orderable: orderable.length };

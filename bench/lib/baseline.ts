@@ -7,6 +7,8 @@ export const BASELINE_CHANNEL = 'bench.baseline.ticket-created';
 
 export interface BaselineServer {
   url: string;
+  /** The server's process (CPU accounting). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -47,5 +49,5 @@ export async function startBaseline(opts: BaselineOptions): Promise<BaselineServ
     },
     { timeoutMs: 30_000, intervalMs: 50 },
   );
-  return { url: `http://127.0.0.1:${port}`, stop: () => proc.stop(3_000) };
+  return { url: `http://127.0.0.1:${port}`, pid: proc.pid, stop: () => proc.stop(3_000) };
 }
