@@ -165,7 +165,7 @@ function postTicketsProcesses(
   baseline: BaselineServer,
 ): { ours: ProcessGroups; baseline: ProcessGroups } | undefined {
   const { tickets, orders } = target.pids;
-  if (target.mode !== 'stack' || tickets === undefined || orders === undefined || baseline.pid === undefined) {
+  if (tickets === undefined || orders === undefined || baseline.pid === undefined) {
     return undefined;
   }
   const database = pidsMatching('bin/ferretdb');
@@ -601,17 +601,51 @@ async function main(): Promise<void> {
     };
     await load({ ...baselineInsert, durationS: 1 });
     await load({ ...ordersSpec, durationS: 1, maxRequests: 50 });
+    // CPU by process: where an order's work goes, the service that takes it and those its events reach.
+    const services = Object.entries(target.pids).filter((entry): entry is [string, number] => entry[1] !== undefined);
+    const oursCpu: ProcessGroups = Object.fromEntries(services.map(([name, pid]) => [name, [pid]]));
+    const database = pidsMatching('bin/ferretdb');
+    if (services.length > 0) {
+      oursCpu['database'] = database;
+      oursCpu['NATS'] = pidsMatching('bin/nats-streaming-server');
+      oursCpu['Redis'] = pidsMatching('redis-server');
+    }
+    const cpuOurs: Record<string, number> = {};
+    const cpuBaseline: Record<string, number> = {};
+    const baselineCpu: ProcessGroups =
+      baseline.pid === undefined || services.length === 0 ? {} : { service: [baseline.pid], database };
     await settle('a POST /api/orders round');
-    const b1 = await load(baselineInsert);
+    const b1 = await loadCounting(baselineInsert, baselineCpu, cpuBaseline);
     await settle('a POST /api/orders round');
-    const o1 = await load(ordersSpec);
+    const o1 = await loadCounting(ordersSpec, oursCpu, cpuOurs);
     await settle('a POST /api/orders round');
-    const b2 = await load(baselineInsert);
+    const b2 = await loadCounting(baselineInsert, baselineCpu, cpuBaseline);
     await settle('a POST /api/orders round');
-    const o2 = await load(ordersSpec);
+    const o2 = await loadCounting(ordersSpec, oursCpu, cpuOurs);
     const orders: Compared = { ours: merge([o1, o2]), baseline: merge([b1, b2]) };
     raw['postOrders'] = { ...orders, orderable: orderable.length };
     rows.push(...loadRows('POST /api/orders', orders));
+    if (services.length > 0) {
+      // Work an order's events cause after the load ends is not counted: a lower bound downstream.
+      const cpu = perRequest(cpuOurs, orders.ours.ok);
+      const base = perRequest(cpuBaseline, orders.baseline.ok);
+      rows.push({
+        figure: 'POST /api/orders CPU per request, all processes',
+        unit: 'ms',
+        ours: round(
+          Object.values(cpu).reduce((sum, ms) => sum + ms, 0),
+          2,
+        ),
+        baseline: round(
+          Object.values(base).reduce((sum, ms) => sum + ms, 0),
+          2,
+        ),
+        note: Object.entries(cpu)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, ms]) => `${name} ${ms} ms`)
+          .join(', '),
+      });
+    }
 
     // 5. 200 buyers, one ticket.
     await settle('contention');

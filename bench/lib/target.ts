@@ -20,8 +20,8 @@ export interface Target {
   db: { tickets: string; orders: string; baseline: string };
   nats: { url: string; clusterId: string } | undefined;
   jwtKey: string;
-  /** The services' processes (stack mode only; CPU accounting). */
-  pids: { tickets: number | undefined; orders: number | undefined };
+  /** The services' processes by name (stack mode only; CPU accounting). */
+  pids: Record<string, number | undefined>;
   /** Environment of the stack's orders process, to start a second instance (stack mode only). */
   ordersEnv: Record<string, string> | undefined;
   notes: string[];
@@ -61,10 +61,7 @@ async function ownStack(log: (line: string) => void): Promise<Target> {
   return {
     mode: 'stack',
     urls: { tickets: service('tickets'), orders: service('orders') },
-    pids: {
-      tickets: stack.services.find((s) => s.name === 'tickets')?.pid,
-      orders: stack.services.find((s) => s.name === 'orders')?.pid,
-    },
+    pids: Object.fromEntries(stack.services.map((s) => [s.name, s.pid])),
     mongoUri,
     db: { tickets: `${DB_PREFIX}tickets`, orders: `${DB_PREFIX}orders`, baseline: `${DB_PREFIX}baseline` },
     nats,
@@ -99,7 +96,7 @@ function existing(baseUrl: string): Target {
   return {
     mode: 'base-url',
     urls: { tickets: baseUrl, orders: baseUrl },
-    pids: { tickets: undefined, orders: undefined },
+    pids: {},
     mongoUri,
     db: {
       tickets: process.env['TICKETS_DB'] ?? 'tickets',

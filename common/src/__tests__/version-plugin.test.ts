@@ -5,6 +5,7 @@ import {
   VersionConflictError,
   createApp,
   guardOf,
+  updateIfVersion,
   useVersionGuard,
   versionPlugin,
   type VersionGuard,
@@ -159,6 +160,18 @@ describe.each<VersionGuard>(['filter', 'read'])('with the %s guard', (guard) => 
 
       await expect(stale.save()).rejects.toBeInstanceOf(VersionConflictError);
       expect(await Replica.findById(_id).lean()).toMatchObject({ name: 'r', version: 1 });
+    });
+
+    it('updateIfVersion applies an update only on top of the expected version', async () => {
+      const copy = await Replica.create({ name: 'r', version: 3 });
+      const id = String(copy._id);
+
+      const stale = await updateIfVersion(Replica, id, 2, { $set: { name: 'from v2', version: 3 } });
+      const next = await updateIfVersion(Replica, id, 3, { $set: { name: 'v4', version: 4 } });
+      const again = await updateIfVersion(Replica, id, 3, { $set: { name: 'v4 again', version: 4 } });
+
+      expect([stale, next, again]).toEqual([false, true, false]);
+      expect(await Replica.findById(id).lean()).toMatchObject({ name: 'v4', version: 4 });
     });
 
     it('leaves the version alone for a local-only change', async () => {

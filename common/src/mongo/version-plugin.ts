@@ -51,6 +51,27 @@ export function useVersionGuard(connection: mongoose.Connection, guard: VersionG
   guards.set(connection, Promise.resolve(guard));
 }
 
+/**
+ * Applies `update` to record `id` only if its stored version is `expected`, guarded as the plugin's
+ * saves are (see VersionGuard): in the update's filter on MongoDB, by a read by _id first on
+ * FerretDB. Resolves true when it was applied. For replicas that apply an event with one update
+ * instead of load-and-save.
+ */
+export async function updateIfVersion<T>(
+  model: mongoose.Model<T>,
+  id: string,
+  expected: number,
+  update: mongoose.UpdateQuery<T>,
+): Promise<boolean> {
+  if ((await guardOf(model.db)) === 'filter') {
+    const filter = { _id: id, version: expected } as mongoose.RootFilterQuery<T>;
+    return (await model.updateOne(filter, update)).matchedCount === 1;
+  }
+  const stored = await model.findById(id).select({ version: 1 }).lean<{ version?: number }>();
+  if (stored?.version !== expected) return false;
+  return (await model.updateOne({ _id: id }, update)).matchedCount === 1;
+}
+
 /** Statics added by the plugin; a model's interface extends this. */
 export interface VersionedStatics<TDoc> {
   /** The record an event at `version` applies to: the one at version - 1 (replicas). */

@@ -2,6 +2,7 @@ import {
   apiJson,
   insertGrouped,
   toCents,
+  updateIfVersion,
   versionPlugin,
   type TicketCreatedEvent,
   type TicketUpdatedEvent,
@@ -92,25 +93,23 @@ export async function ticketReplicaVersion(id: string): Promise<number | undefin
 }
 
 /**
- * Applies version N only on top of N-1, in one conditional update: the filter on `version: N-1` is
- * what keeps two deliveries (or two pods) from applying events out of order or twice.
+ * Applies version N only on top of N-1, in one conditional update: the condition on `version: N-1`
+ * is what keeps two deliveries (or two pods) from applying events out of order or twice (see
+ * updateIfVersion in common for how it is guarded on each server).
  */
 export async function applyTicketUpdated(data: TicketUpdatedEvent['data']): Promise<ReplicaOutcome> {
-  const result = await Ticket.updateOne(
-    { _id: data.id, version: data.version - 1 },
-    {
-      $set: {
-        title: data.title,
-        priceCents: toCents(data.price),
-        userId: data.userId,
-        version: data.version,
-        ...(data.orderId === undefined ? {} : { orderId: data.orderId }),
-      },
-      // Unset, not null: an absent orderId means the ticket is free.
-      ...(data.orderId === undefined ? { $unset: { orderId: 1 } } : {}),
+  const applied = await updateIfVersion(Ticket, data.id, data.version - 1, {
+    $set: {
+      title: data.title,
+      priceCents: toCents(data.price),
+      userId: data.userId,
+      version: data.version,
+      ...(data.orderId === undefined ? {} : { orderId: data.orderId }),
     },
-  );
-  if (result.matchedCount === 1) return 'applied';
+    // Unset, not null: an absent orderId means the ticket is free.
+    ...(data.orderId === undefined ? { $unset: { orderId: 1 } } : {}),
+  });
+  if (applied) return 'applied';
   const version = await ticketReplicaVersion(data.id);
   // Only "already at N or past it" is stale. The replica may have reached N-1 between the update and
   // this read: that is not stale (acking it would lose the event) but worth another try.
