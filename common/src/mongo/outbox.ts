@@ -148,6 +148,19 @@ export async function countUnpublished(
   return count;
 }
 
+/**
+ * Removes exactly this entry from the document. $pull of the whole stored value (as read, so it
+ * compares equal) does nothing if another relay removed it first and never touches a newer entry.
+ * The filter is the bare _id on purpose: FerretDB scans the whole collection for any filter with
+ * more than _id in it, while a conditional $pull is not supported there at all. The driver's
+ * collection, not the model: mongoose would re-cast the entry.
+ */
+async function pullEntry(model: AnyModel, id: unknown, entry: OutboxEntry): Promise<void> {
+  const pull: mongoose.mongo.UpdateFilter<OutboxDocument> = { $pull: { outbox: entry } };
+  const collection = model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>;
+  await collection.updateOne({ _id: id as mongoose.Types.ObjectId }, pull);
+}
+
 /** Errors of a save that prove nothing was written (so its entries never existed). */
 function wroteNothing(err: unknown): boolean {
   if (err instanceof mongoose.Error.ValidationError || err instanceof VersionConflictError) return true;
@@ -256,8 +269,7 @@ export class OutboxRelay {
     } else {
       // Rewrite the list as plain values: drop what is published, number what is new. One $set
       // of the array, never a mix of $push and changes inside the array in one update.
-      const current = doc.get('outbox') as Array<OutboxEntry & { toObject?: () => OutboxEntry }>;
-      const all = current.map((entry) => entry.toObject?.() ?? entry);
+      const all = (doc.get('outbox') as OutboxEntry[]).map(plain);
       entries = all.filter((entry) => !this.isPublished(entry));
       entries.forEach(number);
       if (numbered.length > 0 || entries.length !== all.length) doc.set('outbox', entries);
@@ -339,17 +351,8 @@ export class OutboxRelay {
           this.queueTidy(model, doc._id, [entry]);
           continue;
         }
-        // Nobody vouches for it (left by a crash, or stored outside commit): remove exactly this
-        // entry. $pull of the whole stored value (as read, so it compares equal) does nothing if
-        // another relay removed it first and never touches a newer entry. The filter is the bare
-        // _id on purpose: FerretDB scans the whole collection for any filter with more than _id in
-        // it, while a conditional $pull is not supported there at all. The driver's collection, not
-        // the model: mongoose would re-cast the entry.
-        const pull: mongoose.mongo.UpdateFilter<OutboxDocument> = { $pull: { outbox: entry } };
-        await (model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>).updateOne(
-          { _id: doc._id },
-          pull,
-        );
+        // Nobody vouches for it (left by a crash, or stored outside commit): remove it now.
+        await pullEntry(model, doc._id, entry);
       } catch (err) {
         this.log.warn({ err, subject: entry.subject, eventId: entry.id }, 'outbox publish failed; will retry');
         this.retryLater();
@@ -424,7 +427,7 @@ export class OutboxRelay {
   /**
    * Pulls published entries off their documents while no commit is running, and stops as soon as
    * one starts: storage hygiene (FerretDB scans decode whole documents, so leftovers make them
-   * slower), never competing with requests. Each pull is exact and by bare _id, as in flushNow.
+   * slower), never competing with requests.
    */
   private async tidy(): Promise<void> {
     if (this.tidying) return;
@@ -435,11 +438,7 @@ export class OutboxRelay {
         if (this.stopped || this.committing > 0 || Date.now() - this.lastCommitAt < idleMs) break;
         this.tidyQueue.delete(key);
         await this.exclusive(item.model, item.id, async () => {
-          const collection = item.model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>;
-          for (const entry of item.entries) {
-            const pull: mongoose.mongo.UpdateFilter<OutboxDocument> = { $pull: { outbox: entry } };
-            await collection.updateOne({ _id: item.id as mongoose.Types.ObjectId }, pull);
-          }
+          for (const entry of item.entries) await pullEntry(item.model, item.id, entry);
         }).catch((err: unknown) => {
           // Harmless: the entry stays until the document's next save or the next sweep.
           this.log.debug({ err }, 'outbox tidy failed');

@@ -46,6 +46,12 @@ export function guardOf(connection: mongoose.Connection): Promise<VersionGuard> 
   return guard;
 }
 
+/** The 'read' guard's check: the stored record's version, read by bare _id (an indexed lookup). */
+async function storedVersionIs<T>(model: mongoose.Model<T>, id: unknown, expected: number): Promise<boolean> {
+  const stored = await model.findById(id).select({ version: 1 }).lean<{ version?: number }>();
+  return stored?.version === expected;
+}
+
 /** Sets the guard for a connection instead of asking the server (tests run both guards this way). */
 export function useVersionGuard(connection: mongoose.Connection, guard: VersionGuard): void {
   guards.set(connection, Promise.resolve(guard));
@@ -67,8 +73,7 @@ export async function updateIfVersion<T>(
     const filter = { _id: id, version: expected } as mongoose.RootFilterQuery<T>;
     return (await model.updateOne(filter, update)).matchedCount === 1;
   }
-  const stored = await model.findById(id).select({ version: 1 }).lean<{ version?: number }>();
-  if (stored?.version !== expected) return false;
+  if (!(await storedVersionIs(model, id, expected))) return false;
   return (await model.updateOne({ _id: id }, update)).matchedCount === 1;
 }
 
@@ -113,8 +118,7 @@ export function versionPlugin<DocType, TModel>(
       this.$where = { ...this.$where, version: expected };
       return;
     }
-    const stored = await model.findById(this._id).select({ version: 1 }).lean<{ version?: number }>();
-    if (stored?.version !== expected) {
+    if (!(await storedVersionIs(model, this._id, expected))) {
       if (options.mode === 'owner') this.set('version', current);
       throw new VersionConflictError(model.modelName);
     }
