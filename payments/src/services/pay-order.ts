@@ -77,8 +77,9 @@ export async function payOrder(deps: PaymentDeps, input: PayOrderInput): Promise
   if (order.userId !== input.userId)
     throw new ForbiddenError('You can only pay for your own orders', 'NOT_ORDER_OWNER');
   assertPayable(order, Date.now());
-  if ((await Payment.exists({ orderId })) !== null) throw alreadyPaid();
 
+  // No "already paid?" read first: the claim's unique orderId answers it in the same insert (and on
+  // FerretDB a query by orderId would scan the whole collection).
   const payment = await claim(order);
   let charge;
   try {
