@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import cookieSession from 'cookie-session';
 import express, { type Express, type Router } from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import { requestContext } from '../log';
 import { currentUser } from './current-user';
 import { errorHandler, notFound } from './error-handler';
 import { healthRoutes, type ReadinessChecks } from './health';
+import { requestLog } from './request-log';
+import { securityHeaders } from './security-headers';
 
 export interface AppOptions {
   logger: Logger;
@@ -20,15 +20,6 @@ export interface AppOptions {
 }
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;
-
-/** What is logged of a request (pino's serialised form, which pino-http hands to serializers). */
-function requestLine(req: { method?: string; url?: string; remoteAddress?: string }): object {
-  return { method: req.method, url: req.url, remoteAddress: req.remoteAddress };
-}
-
-function responseLine(res: { statusCode?: number }): object {
-  return { statusCode: res.statusCode };
-}
 
 /**
  * The shape every service shares: security headers, request ids (taken from X-Request-Id when the
@@ -43,25 +34,14 @@ export function createApp(opts: AppOptions): Express {
   app.set('etag', false);
   // The ingress (or the dev gateway) terminates TLS; trust it so secure cookies are set.
   app.set('trust proxy', true);
-  app.use(helmet());
+  app.use(securityHeaders());
   app.use((req, res, next) => {
     const header = req.header('x-request-id');
     const requestId = header !== undefined && REQUEST_ID.test(header) ? header : randomUUID();
     res.setHeader('x-request-id', requestId);
     requestContext.run({ requestId }, next);
   });
-  app.use(
-    pinoHttp({
-      logger: opts.logger,
-      genReqId: (_req, res) => String(res.getHeader('x-request-id')),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      // The mixin already adds requestId; pino-http's own `req` object is enough detail.
-      quietReqLogger: true,
-      // One line per request with what an operator needs, and never the headers: they carry the
-      // session cookie (a bearer credential) in and set-cookie out.
-      serializers: { req: requestLine, res: responseLine },
-    }),
-  );
+  app.use(requestLog(opts.logger));
   app.use(express.json({ limit: '100kb' }));
   app.use(
     cookieSession({
