@@ -10,18 +10,34 @@ interface PendingInsert {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a heterogeneous map of models
 type AnyModel = mongoose.Model<any>;
 
-/** New documents waiting for this event-loop turn's insertMany, by model. */
-const batches = new Map<AnyModel, PendingInsert[]>();
+/** Per model: the batch being filled, and whether one is with the server. */
+interface ModelQueue {
+  waiting: PendingInsert[];
+  inFlight: number;
+  scheduled: boolean;
+}
 
-/** A batch never grows past this (a larger one is split over several turns). */
+const queues = new Map<AnyModel, ModelQueue>();
+
+/** A batch never grows past this (the rest waits for the next one). */
 const MAX_BATCH = 500;
+
+/** Batches of one model with the server at once. */
+const MAX_IN_FLIGHT = 1;
 
 /**
  * Inserts a new document as save() would, grouped with the other new documents of the same model
- * inserted during this event-loop turn (group commit): one unordered insertMany for all of them, in
- * which each succeeds or fails on its own (a duplicate key refuses only its document, with the
- * same error save() throws). On FerretDB one insert statement costs about as much server CPU as a
- * batch of five, and the driver's per-command work is paid once.
+ * (group commit): one unordered insertMany for all of them, in which each succeeds or fails on its
+ * own (a duplicate key refuses only its document, with the same error save() throws).
+ *
+ * A model has at most one batch with the server at a time. A document arriving while it is there
+ * joins the next batch, which leaves as soon as the first one is answered; with nothing in flight a
+ * batch leaves at the end of the current event-loop turn. So an idle service inserts at once, and
+ * under load batches grow with the load instead of each request paying for its own command: the
+ * driver's work per command (about as much client CPU as the rest of a request) and the server's
+ * per statement (on FerretDB one insert statement costs about as much as a batch of five) are paid
+ * once per batch. The server serialises writes to a collection anyway, so a second concurrent
+ * insert would mostly wait there.
  *
  * insertMany validates, sets timestamps and marks the documents stored, as save() does; 'save'
  * middleware does not run (the version plugin's has nothing to do for a new document). Use it only
@@ -29,19 +45,36 @@ const MAX_BATCH = 500;
  */
 export function insertGrouped(doc: mongoose.Document): Promise<void> {
   const model = doc.constructor as AnyModel;
-  let batch = batches.get(model);
-  if (batch === undefined || batch.length >= MAX_BATCH) {
-    const fresh: PendingInsert[] = [];
-    batch = fresh;
-    batches.set(model, fresh);
-    setImmediate(() => void insertBatch(model, fresh));
+  let queue = queues.get(model);
+  if (queue === undefined) {
+    queue = { waiting: [], inFlight: 0, scheduled: false };
+    queues.set(model, queue);
   }
-  const queue = batch;
-  return new Promise((resolve, reject) => queue.push({ doc, resolve, reject }));
+  const target = queue;
+  const inserted = new Promise<void>((resolve, reject) => target.waiting.push({ doc, resolve, reject }));
+  if (target.inFlight < MAX_IN_FLIGHT && !target.scheduled) {
+    target.scheduled = true;
+    setImmediate(() => {
+      target.scheduled = false;
+      sendNext(model, target);
+    });
+  }
+  return inserted;
+}
+
+/** Sends waiting documents (up to MAX_BATCH each) in as many batches as may be in flight. */
+function sendNext(model: AnyModel, queue: ModelQueue): void {
+  while (queue.waiting.length > 0 && queue.inFlight < MAX_IN_FLIGHT) {
+    const batch = queue.waiting.splice(0, MAX_BATCH);
+    queue.inFlight += 1;
+    void insertBatch(model, batch).finally(() => {
+      queue.inFlight -= 1;
+      sendNext(model, queue);
+    });
+  }
 }
 
 async function insertBatch(model: AnyModel, batch: PendingInsert[]): Promise<void> {
-  if (batches.get(model) === batch) batches.delete(model);
   try {
     await model.insertMany(
       batch.map((item) => item.doc),
