@@ -535,6 +535,18 @@ async function main(): Promise<void> {
           rate === 500 ? 25 : undefined,
         ),
       );
+      // What the seller's client waits in all: it does not shift when the service answers before
+      // or after its publish is acked (the outbox answers once the ticket and its event are stored).
+      for (const q of ['p50', 'p99'] as const) {
+        rows.push({
+          figure: `propagation @${rate}/s (POST sent → replica) ${q}`,
+          unit: 'ms',
+          ours: round(viaHttp.endToEnd[q]),
+          ...(base === undefined
+            ? {}
+            : { baseline: round(base.endToEnd[q]), ratio: ratio(viaHttp.endToEnd[q], base.endToEnd[q]) }),
+        });
+      }
     }
     // The bus leg alone: events published straight onto the bus, at the offered rate whatever the
     // tickets service sustains. These tickets exist only in the orders replica: removed afterwards so

@@ -37,6 +37,12 @@ export interface PropagationResult {
   /** Confirmed but not seen in the replica within the settle timeout (30 s by default). */
   missing: number;
   latency: LatencySummary;
+  /**
+   * From the creation being sent (request or publish issued) to the record being visible: what a
+   * client waits in all. Unlike `latency` it does not move when a service answers earlier or later
+   * relative to its publish.
+   */
+  endToEnd: LatencySummary;
 }
 
 /** How many of the oldest pending records the workers cycle over. */
@@ -46,8 +52,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export async function propagation(opts: PropagationOptions): Promise<PropagationResult> {
   const maxOutstanding = opts.maxOutstanding ?? 64;
-  const pending = new Map<string, number>();
+  /** Confirmed, not yet visible: id → [sent at, confirmed at]. */
+  const pending = new Map<string, [number, number]>();
   const latencies: number[] = [];
+  const endToEnd: number[] = [];
   let failed = 0;
   let creating = true;
   let confirmed = 0;
@@ -68,7 +76,8 @@ export async function propagation(opts: PropagationOptions): Promise<Propagation
       const since = pending.get(id);
       if (found !== null && since !== undefined) {
         pending.delete(id);
-        latencies.push(at - since);
+        latencies.push(at - since[1]);
+        endToEnd.push(at - since[0]);
       }
     }
   });
@@ -83,12 +92,13 @@ export async function propagation(opts: PropagationOptions): Promise<Propagation
     const now = performance.now();
     if (due > now) await sleep(due - now);
     while (inFlight.size >= maxOutstanding) await Promise.race(inFlight);
+    const sentAt = performance.now();
     const task = opts.create(i).then(
       (id) => {
         if (id === undefined) failed += 1;
         else {
           confirmed += 1;
-          pending.set(id, performance.now());
+          pending.set(id, [sentAt, performance.now()]);
         }
       },
       () => {
@@ -115,5 +125,6 @@ export async function propagation(opts: PropagationOptions): Promise<Propagation
     failed,
     missing,
     latency: summarise(latencies),
+    endToEnd: summarise(endToEnd),
   };
 }
