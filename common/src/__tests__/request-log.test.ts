@@ -3,7 +3,7 @@ import express from 'express';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '..';
-import { TEST_JWT_KEY, sessionCookie } from '../testing';
+import { TEST_JWT_KEY, eventually, sessionCookie } from '../testing';
 
 /** A logger whose lines are kept in memory, parsed. */
 function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
@@ -39,15 +39,31 @@ describe('request log', () => {
       .send({})
       .expect(201);
 
-    const line = lines.find((l) => (l['req'] as { url?: string } | undefined)?.url === '/api/things');
+    // The line is written when the server closes the response, which may be just after the client has it.
+    const urlOf = (l: Record<string, unknown>) => (l['req'] as { url?: string } | undefined)?.url;
+    await eventually(() => expect(lines.some((l) => urlOf(l) === '/api/things')).toBe(true));
+    const line = lines.find((l) => urlOf(l) === '/api/things');
     expect(line).toMatchObject({
+      requestId: 'req-log-1',
       req: { method: 'POST', url: '/api/things' },
       res: { statusCode: 201 },
+      responseTime: expect.any(Number),
     });
     const everything = JSON.stringify(lines);
     const token = (cookie[0] ?? '').split(';')[0]?.split('=')[1] ?? '';
     expect(token.length).toBeGreaterThan(20);
     expect(everything).not.toContain(token);
     expect(everything).not.toContain('headers');
+  });
+
+  it('does not log health probes', async () => {
+    const { logger, lines } = capturingLogger();
+    const app = appWith(logger);
+    await request(app).get('/healthz').expect(200);
+    await request(app).post('/api/things').send({}).expect(201);
+    const urls = () => lines.map((l) => (l['req'] as { url?: string } | undefined)?.url).filter(Boolean);
+    // Both requests are done once the second one's line is there: the probe's never comes.
+    await eventually(() => expect(urls()).toContain('/api/things'));
+    expect(urls()).toEqual(['/api/things']);
   });
 });
