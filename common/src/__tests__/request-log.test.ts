@@ -19,6 +19,9 @@ function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, u
   return { logger: pino({ level: 'info' }, sink), lines };
 }
 
+/** The url of a request line (undefined for other lines). */
+const urlOf = (line: Record<string, unknown>): string | undefined => (line['req'] as { url?: string } | undefined)?.url;
+
 function appWith(logger: pino.Logger) {
   const router = express.Router();
   router.post('/api/things', (_req, res) => {
@@ -40,7 +43,6 @@ describe('request log', () => {
       .expect(201);
 
     // The line is written when the server closes the response, which may be just after the client has it.
-    const urlOf = (l: Record<string, unknown>) => (l['req'] as { url?: string } | undefined)?.url;
     await eventually(() => expect(lines.some((l) => urlOf(l) === '/api/things')).toBe(true));
     const line = lines.find((l) => urlOf(l) === '/api/things');
     expect(line).toMatchObject({
@@ -61,7 +63,7 @@ describe('request log', () => {
     const app = appWith(logger);
     await request(app).get('/healthz').expect(200);
     await request(app).post('/api/things').send({}).expect(201);
-    const urls = () => lines.map((l) => (l['req'] as { url?: string } | undefined)?.url).filter(Boolean);
+    const urls = () => lines.map(urlOf).filter(Boolean);
     // Both requests are done once the second one's line is there: the probe's never comes.
     await eventually(() => expect(urls()).toContain('/api/things'));
     expect(urls()).toEqual(['/api/things']);

@@ -8,9 +8,9 @@ type HeaderValue = number | string | readonly string[];
  * Helmet's security headers, worked out once at start-up and then copied onto every response.
  * helmet() is a chain of a dozen middlewares that rebuild the same header values on every request
  * (the Content-Security-Policy string among them): 0.2 to 0.5 ms of CPU per request in the tickets
- * service on the bench machine, as much as a quarter of what a POST costs there. With a fixed policy (no per-request directive functions, no nonces) every
- * response gets the same list, so helmet stays the source of that list and runs once here, against
- * a recording response.
+ * service on the bench machine, as much as a quarter of what a POST costs there. With a fixed
+ * policy (no per-request directive functions, no nonces) every response gets the same list, so
+ * helmet stays the source of that list and runs once here, against a recording response.
  */
 export function securityHeaders(options?: Parameters<typeof helmet>[0]): RequestHandler {
   const headers = new Map<string, HeaderValue>();

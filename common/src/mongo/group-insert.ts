@@ -22,7 +22,7 @@ const queues = new Map<AnyModel, ModelQueue>();
 /** A batch never grows past this (the rest waits for the next one). */
 const MAX_BATCH = 500;
 
-/** Batches of one model with the server at once. */
+/** Batches of one model with the server at once (two or three measured no better than one). */
 const MAX_IN_FLIGHT = 1;
 
 /**
