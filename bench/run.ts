@@ -253,7 +253,8 @@ function propagationRows(
   const achieved =
     `offered ${ours.offeredRate}/s, achieved ${ours.achievedRate}/s` +
     (ours.failed + ours.missing > 0 ? `, ${ours.failed} failed, ${ours.missing} not replicated within 30 s` : '') +
-    (baseline === undefined ? '' : `; baseline achieved ${baseline.achievedRate}/s`);
+    (baseline === undefined ? '' : `; baseline achieved ${baseline.achievedRate}/s`) +
+    `; ${(ours.polls / Math.max(1, ours.created)).toFixed(1)} replica reads per record to detect it`;
   return [
     {
       figure: `${name} p50`,
