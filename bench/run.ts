@@ -3,7 +3,7 @@
  * baseline measured in the same run (the machines are shared and noisy; absolute numbers are not
  * comparable between runs, ratios mostly are). Prints a table and writes bench/results.json.
  *
- *   npm run bench                              own stack (ephemeral), about 3 minutes on 2 cores
+ *   npm run bench                              own stack (ephemeral), about 5 minutes on 2 cores
  *   BASE_URL=http://127.0.0.1:3000 MONGO_URI=mongodb://127.0.0.1:PORT npm run bench
  *                                              a running system (see bench/lib/target.ts)
  *   BENCH_SECONDS=3 npm run bench              shorter load phases (default 5 s each)
