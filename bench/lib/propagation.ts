@@ -25,6 +25,7 @@ export interface PropagationOptions {
   replica: mongoose.mongo.Collection;
   /** Give up on records not visible this long after the last creation. */
   settleTimeoutMs?: number;
+  /** Records polled at once (default POLL_WORKERS). */
   pollWorkers?: number;
 }
 
