@@ -17,6 +17,9 @@ export async function connectMongo(uri: string, opts: MongoOptions): Promise<typ
   const log = opts.logger.child({ component: 'mongo' });
   const { min, max } = opts.retryDelayMs ?? { min: 200, max: 5_000 };
   mongoose.set('strictQuery', true);
+  // Mongoose formats a stack trace on every query it runs, kept only to explain a "Query was already
+  // executed" error: 1.3% of the orders service's CPU under POST /api/orders, for a programming error.
+  mongoose.set('skipOriginalStackTraces', true);
   for (let attempt = 1; ; attempt += 1) {
     try {
       await mongoose.connect(uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 });
