@@ -174,6 +174,29 @@ describe.each<VersionGuard>(['filter', 'read'])('with the %s guard', (guard) => 
       expect(await Replica.findById(id).lean()).toMatchObject({ name: 'v4', version: 4 });
     });
 
+    it("updateIfVersion with versionJustRead relies on the caller's read only where the server does not check", async () => {
+      const copy = await Replica.create({ name: 'r', version: 3 });
+      const id = String(copy._id);
+      const read = await Replica.findById(id).select({ version: 1 }).lean();
+      // Another writer overtakes the caller's read before its update (a window the caller must keep
+      // as short as the guard's own read-then-write).
+      await Replica.updateOne({ _id: id }, { $set: { version: 4 } });
+
+      const applied = await updateIfVersion(
+        Replica,
+        id,
+        read!.version,
+        { $set: { name: 'late' } },
+        {
+          versionJustRead: true,
+        },
+      );
+
+      // MongoDB: the version stays in the update's filter, atomically. FerretDB: the read is the check.
+      expect(applied).toBe(guard === 'read');
+      expect((await Replica.findById(id).lean())?.name).toBe(guard === 'read' ? 'late' : 'r');
+    });
+
     it('leaves the version alone for a local-only change', async () => {
       const doc = await Replica.create({ _id: id(), name: 'r', version: 7 });
 

@@ -57,6 +57,15 @@ export function useVersionGuard(connection: mongoose.Connection, guard: VersionG
   guards.set(connection, Promise.resolve(guard));
 }
 
+export interface UpdateIfVersionOptions {
+  /**
+   * The caller read the record by _id and found `expected`, and has awaited nothing since. On the
+   * 'read' guard that read is the check (the guard's own read would repeat it, with the same gap
+   * before the write), so the update goes by _id at once. The 'filter' guard ignores it.
+   */
+  versionJustRead?: boolean;
+}
+
 /**
  * Applies `update` to record `id` only if its stored version is `expected`, guarded as the plugin's
  * saves are (see VersionGuard): in the update's filter on MongoDB, by a read by _id first on
@@ -68,12 +77,13 @@ export async function updateIfVersion<T>(
   id: string,
   expected: number,
   update: mongoose.UpdateQuery<T>,
+  opts: UpdateIfVersionOptions = {},
 ): Promise<boolean> {
   if ((await guardOf(model.db)) === 'filter') {
     const filter = { _id: id, version: expected } as mongoose.RootFilterQuery<T>;
     return (await model.updateOne(filter, update)).matchedCount === 1;
   }
-  if (!(await storedVersionIs(model, id, expected))) return false;
+  if (opts.versionJustRead !== true && !(await storedVersionIs(model, id, expected))) return false;
   return (await model.updateOne({ _id: id }, update)).matchedCount === 1;
 }
 

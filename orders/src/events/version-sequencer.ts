@@ -30,8 +30,12 @@ export interface VersionedEvent {
 export interface SequencerOps<E extends VersionedEvent> {
   /** The record's current version, or undefined while the replica does not have it. */
   currentVersion(id: string): Promise<number | undefined>;
-  /** Applies `event` if and only if the record is at event.version - 1 (one conditional write). */
-  apply(event: E): Promise<SequencedOutcome>;
+  /**
+   * Applies `event` if and only if the record is at event.version - 1 (one conditional write).
+   * `versionJustRead`: the lane read the record at event.version - 1 right before this call, with
+   * nothing awaited since (the write may rely on that read instead of checking again).
+   */
+  apply(event: E, versionJustRead: boolean): Promise<SequencedOutcome>;
 }
 
 interface Waiting<E> {
@@ -129,16 +133,18 @@ export class VersionSequencer<E extends VersionedEvent> {
   private async run(id: string, lane: Lane<E>): Promise<void> {
     try {
       while (lane.waiting.size > 0) {
+        let justRead = false;
         if (lane.stale) {
           lane.stale = false;
           lane.known = await this.ops.currentVersion(id);
+          justRead = true;
         }
         const known = lane.known;
         if (known !== undefined) {
           for (const version of [...lane.waiting.keys()]) if (version <= known) this.settle(lane, version, 'stale');
           const next = lane.waiting.get(known + 1);
           if (next !== undefined && next.length > 0) {
-            const outcome = await this.ops.apply(next[0]!.event);
+            const outcome = await this.ops.apply(next[0]!.event, justRead);
             if (outcome === 'applied') {
               lane.known = known + 1;
               this.settle(lane, known + 1, 'applied');

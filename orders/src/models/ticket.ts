@@ -95,10 +95,14 @@ export async function ticketReplicaVersion(id: string): Promise<number | undefin
 /**
  * Applies version N only on top of N-1, in one conditional update: the condition on `version: N-1`
  * is what keeps two deliveries (or two pods) from applying events out of order or twice (see
- * updateIfVersion in common for how it is guarded on each server).
+ * updateIfVersion in common for how it is guarded on each server). `versionJustRead`: the caller
+ * has just read the replica at N-1 (see UpdateIfVersionOptions).
  */
-export async function applyTicketUpdated(data: TicketUpdatedEvent['data']): Promise<ReplicaOutcome> {
-  const applied = await updateIfVersion(Ticket, data.id, data.version - 1, {
+export async function applyTicketUpdated(
+  data: TicketUpdatedEvent['data'],
+  versionJustRead = false,
+): Promise<ReplicaOutcome> {
+  const update: mongoose.UpdateQuery<TicketAttrs> = {
     $set: {
       title: data.title,
       priceCents: toCents(data.price),
@@ -108,8 +112,8 @@ export async function applyTicketUpdated(data: TicketUpdatedEvent['data']): Prom
     },
     // Unset, not null: an absent orderId means the ticket is free.
     ...(data.orderId === undefined ? { $unset: { orderId: 1 } } : {}),
-  });
-  if (applied) return 'applied';
+  };
+  if (await updateIfVersion(Ticket, data.id, data.version - 1, update, { versionJustRead })) return 'applied';
   const version = await ticketReplicaVersion(data.id);
   // Only "already at N or past it" is stale. The replica may have reached N-1 between the update and
   // this read: that is not stale (acking it would lose the event) but worth another try.
