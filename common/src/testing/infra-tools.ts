@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { aptInstall, canAptInstall } from './infra-apt';
 import {
   describeExit,
   findOnPath,
@@ -324,19 +325,11 @@ async function provideRedis(log: Log): Promise<ToolStatus> {
   const onPath = findOnPath('redis-server');
   if (onPath !== undefined) return { tool: 'redis', provider, path: onPath, source: 'path', note: 'on PATH' };
 
-  const aptGet = findOnPath('apt-get');
-  // Installing system packages is only done where it cannot ask for a password: as root (CI, containers).
-  if (aptGet !== undefined && process.getuid?.() === 0) {
+  if (canAptInstall()) {
     log('redis: installing redis-server with apt-get (first time only)...');
     const started = Date.now();
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'redis-server']]) {
-      const proc = spawnManaged(`apt-get ${args[0] ?? ''}`, aptGet, args, { env });
-      const info = await proc.exited;
-      if (info.code !== 0) {
-        throw new MissingTool(`redis: apt-get ${args.join(' ')} ${describeExit(info)}:\n${formatTail(proc)}`);
-      }
-    }
+    const result = await aptInstall(['redis-server'], { log });
+    if (!result.ok) throw new MissingTool(`redis: ${result.reason}`);
     const installed = findOnPath('redis-server') ?? ['/usr/bin/redis-server'].find(isExecutableFile);
     if (installed !== undefined) {
       const seconds = Math.round((Date.now() - started) / 1000);

@@ -32,6 +32,7 @@ export {
   type ToolStatus,
 } from './infra-tools';
 export { freePort } from './infra-process';
+export { aptInstall, canAptInstall, type AptInstallOptions, type AptResult } from './infra-apt';
 
 const HOST = '127.0.0.1';
 
