@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole system on this machine without a cluster (see infra/dev/stack.ts).
+ * `npm start`: the whole system on this machine without a cluster (see infra/dev/stack/).
  *
  *   npm start                      data kept in .data/ (git-ignored) across restarts
  *   npm start -- --ephemeral       nothing kept

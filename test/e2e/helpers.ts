@@ -3,7 +3,7 @@ import { eventually, testDatabaseName } from '@ticketing/common/testing';
 import { startStack, type Stack } from '../../infra/dev/stack';
 
 /**
- * End-to-end helpers: the whole system as separate processes (infra/dev/stack.ts) behind the gateway,
+ * End-to-end helpers: the whole system as separate processes (infra/dev/stack/) behind the gateway,
  * driven with plain fetch like a browser would, each user with its own cookie jar.
  *
  * Each test file starts its own stack: its own NATS Streaming (so its channels and durable

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 
 /**
  * Child-process plumbing shared by the server starters in infra.ts: spawning with an output tail
@@ -93,6 +94,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Give the child a stdin pipe that stays open for our lifetime (see ferretdb -exit-on-stdin-eof). */
   stdinPipe?: boolean;
+  /** Called with each line the child writes to stdout or stderr, as it arrives (the dev stack's log files). */
+  onLine?: (line: string) => void;
 }
 
 export function spawnManaged(name: string, command: string, args: string[], opts: SpawnOptions = {}): ManagedProcess {
@@ -111,6 +114,12 @@ export function spawnManaged(name: string, command: string, args: string[], opts
   liveChildren.add(child);
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
+  const onLine = opts.onLine;
+  if (onLine !== undefined) {
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream !== null) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+    }
+  }
 
   let isRunning = true;
   const exited = new Promise<ExitInfo>((resolve) => {

@@ -1,22 +1,17 @@
-import http from 'node:http';
-import path from 'node:path';
-import { buildStale, type ServiceName } from '../../../infra/dev/stack';
+import { buildStale, launchService, type ServiceName } from '../../../infra/dev/stack';
 import {
   describeExit,
   formatTail,
-  spawnManaged,
-  startOnFreePort,
-  waitUntilReady,
   type ExitInfo,
   type ManagedProcess,
 } from '../../../common/src/testing/infra-process';
-import { repoRoot } from '../../../common/src/testing/infra-tools';
 
 /**
- * One service run as production runs it: `node <svc>/dist/main.js` in its own process, configured
- * through its environment. The fault tests kill, signal and restart these; the bench starts a second
- * orders instance with it. Builds go through the dev stack's buildStale (a lock shared by every
- * process of this checkout, so test files starting at once do not write the same dist/ together).
+ * One service run as production runs it (`node <svc>/dist/main.js`, through the dev stack's
+ * launchService), with the handles the fault tests need: they kill, signal and restart these; the
+ * bench starts a second orders instance with it. Builds go through the dev stack's buildStale (a lock
+ * shared by every process of this checkout, so test files starting at once do not write the same
+ * dist/ together).
  */
 
 export interface ServiceProcess {
@@ -57,25 +52,13 @@ export async function startServiceProcess(
   env: Record<string, string>,
   opts: StartServiceOptions = {},
 ): Promise<ServiceProcess> {
-  const root = repoRoot();
-  const main = path.join(root, name, 'dist', 'main.js');
-  return startOnFreePort(opts.port, async (port) => {
-    const proc = spawnManaged(name, process.execPath, [main], {
-      cwd: path.join(root, name),
-      env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await waitUntilReady(
-      proc,
-      `${name} on port ${port}`,
-      async () => {
-        const status = await getStatus(`${url}/readyz`);
-        if (status !== 200) throw new Error(`GET /readyz answered ${status}`);
-      },
-      { timeoutMs: opts.readyTimeoutMs ?? 30_000, intervalMs: 50 },
-    );
-    return wrap(name, proc, url, port);
+  const { proc, url, port } = await launchService(name, {
+    env: (port) => ({ ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port) }),
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    deadline: Date.now() + (opts.readyTimeoutMs ?? 30_000),
+    intervalMs: 50,
   });
+  return wrap(name, proc, url, port);
 }
 
 function wrap(name: ServiceName, proc: ManagedProcess, url: string, port: number): ServiceProcess {
@@ -111,17 +94,4 @@ export function describeService(service: ServiceProcess, info?: ExitInfo): strin
     stop: async () => {},
   });
   return `${service.name} (pid ${service.pid}) ${how}. Its output:\n${tail}`;
-}
-
-/** A GET that never hangs (2 s), for readiness polling. */
-function getStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 2_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${url}`)));
-    req.on('error', reject);
-  });
 }
