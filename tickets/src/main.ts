@@ -11,6 +11,7 @@ import mongoose from 'mongoose';
 import { buildApp } from './app';
 import { loadTicketsConfig } from './config';
 import { OrderCancelledListener } from './events/listeners/order-cancelled-listener';
+import { OrderCompletedListener } from './events/listeners/order-completed-listener';
 import { OrderCreatedListener } from './events/listeners/order-created-listener';
 import { Ticket } from './models/ticket';
 
@@ -28,6 +29,7 @@ runService('tickets', logger, async () => {
 
   new OrderCreatedListener(bus, logger, relay).listen();
   new OrderCancelledListener(bus, logger, relay).listen();
+  new OrderCompletedListener(bus, logger, relay).listen();
 
   const app = buildApp({
     config,

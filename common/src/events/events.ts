@@ -11,7 +11,17 @@ export interface TicketCreatedEvent {
 
 export interface TicketUpdatedEvent {
   subject: Subjects.TicketUpdated;
-  data: { id: string; version: number; title: string; price: number; userId: string; orderId?: string };
+  data: {
+    id: string;
+    version: number;
+    title: string;
+    price: number;
+    userId: string;
+    /** The order holding the ticket (active or complete); absent while it is for sale. */
+    orderId?: string;
+    /** True once the holding order is complete: sold for good. Absent otherwise. */
+    sold?: boolean;
+  };
 }
 
 export interface OrderCreatedEvent {

@@ -13,6 +13,7 @@ const isVersion: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
 const isText: Check = (v) => typeof v === 'string' && v.length > 0;
 const isPrice: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 const isIsoDate: Check = (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+const isBoolean: Check = (v) => typeof v === 'boolean';
 const isStatus: Check = (v) => Object.values(OrderStatus).includes(v as OrderStatus);
 const optional =
   (check: Check): Check =>
@@ -37,6 +38,7 @@ function checkFor(subject: Subjects): Check {
         price: isPrice,
         userId: isText,
         orderId: optional(isId),
+        sold: optional(isBoolean),
       });
     case Subjects.OrderCreated:
       return shape({

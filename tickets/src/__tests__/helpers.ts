@@ -7,6 +7,7 @@ import {
   type Bus,
   type BusOptions,
   type OrderCancelledEvent,
+  type OrderCompletedEvent,
   type OrderCreatedEvent,
 } from '@ticketing/common';
 import {
@@ -22,6 +23,7 @@ import mongoose from 'mongoose';
 import request from 'supertest';
 import { buildApp } from '../app';
 import { OrderCancelledListener } from '../events/listeners/order-cancelled-listener';
+import { OrderCompletedListener } from '../events/listeners/order-completed-listener';
 import { OrderCreatedListener } from '../events/listeners/order-created-listener';
 import { Ticket, buildTicket, stageTicketCreated, type TicketDoc, type TicketJson } from '../models/ticket';
 
@@ -48,6 +50,7 @@ export async function startTickets(
   if (opts.listeners === true) {
     new OrderCreatedListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
     new OrderCancelledListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
+    new OrderCompletedListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
   }
   const app = buildApp({
     config: { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' },
@@ -116,6 +119,10 @@ export class OrderCancelledPublisher extends Publisher<OrderCancelledEvent> {
   readonly subject = Subjects.OrderCancelled;
 }
 
+export class OrderCompletedPublisher extends Publisher<OrderCompletedEvent> {
+  readonly subject = Subjects.OrderCompleted;
+}
+
 export function orderCreated(ticketId: string, overrides: Partial<OrderCreatedEvent['data']> = {}) {
   return {
     id: newId(),
@@ -129,6 +136,11 @@ export function orderCreated(ticketId: string, overrides: Partial<OrderCreatedEv
 }
 
 export function orderCancelled(ticketId: string, orderId: string): OrderCancelledEvent['data'] {
+  return { id: orderId, version: 1, ticket: { id: ticketId } };
+}
+
+/** As the orders service publishes it when a payment completes the order (version 1, from created). */
+export function orderCompleted(ticketId: string, orderId: string): OrderCompletedEvent['data'] {
   return { id: orderId, version: 1, ticket: { id: ticketId } };
 }
 

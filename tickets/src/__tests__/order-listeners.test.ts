@@ -5,10 +5,12 @@ import request from 'supertest';
 import { Ticket } from '../models/ticket';
 import {
   OrderCancelledPublisher,
+  OrderCompletedPublisher,
   OrderCreatedPublisher,
   commitNewTicket,
   newId,
   orderCancelled,
+  orderCompleted,
   orderCreated,
   signin,
   startTickets,
@@ -20,6 +22,7 @@ import {
 let svc: TicketsHarness;
 let created: OrderCreatedPublisher;
 let cancelled: OrderCancelledPublisher;
+let completed: OrderCompletedPublisher;
 
 beforeAll(async () => {
   await connectTestMongo();
@@ -27,6 +30,7 @@ beforeAll(async () => {
   svc = await startTickets({ listeners: true });
   created = new OrderCreatedPublisher(svc.bus);
   cancelled = new OrderCancelledPublisher(svc.bus);
+  completed = new OrderCompletedPublisher(svc.bus);
 });
 
 afterAll(async () => {
@@ -98,14 +102,18 @@ describe('order:created', () => {
     expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId: order.id, version: 1 });
   });
 
-  it('leaves a ticket held by another order alone, and acks the event instead of looping', async () => {
-    const { ticketId, orderId } = await reservedTicket();
+  it('keeps the ticket held when a second order is heard of while the first still holds it', async () => {
+    const { ticketId } = await reservedTicket();
+    // The orders service let B hold the ticket, so A's cancellation is on its way on its own channel.
+    const second = orderCreated(ticketId, { expiresAt: new Date(Date.now() + 16 * 60_000).toISOString() });
 
-    await created.publish(orderCreated(ticketId));
+    await created.publish(second);
     await waitUntilAllAcked(svc.bus, Subjects.OrderCreated);
 
-    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId, version: 1 });
-    expect(updatesOf(ticketId)).toHaveLength(1);
+    // News is a change: a new version and its ticket:updated, naming the order created last.
+    const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    expect(event.orderId).toBe(second.id);
+    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId: second.id, version: 2 });
   });
 
   it('acks an order for a ticket it does not know without creating anything', async () => {
@@ -169,8 +177,10 @@ describe('order:cancelled', () => {
     await cancelled.publish(orderCancelled(ticketId, newId()));
     await waitUntilAllAcked(svc.bus, Subjects.OrderCancelled);
 
-    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId, version: 1 });
-    expect(updatesOf(ticketId)).toHaveLength(1);
+    // Remembered (a versioned change, so a new ticket:updated), and the holder is still the same.
+    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId, version: 2 });
+    const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    expect(event.orderId).toBe(orderId);
   });
 
   it('releases once when the cancellation is delivered twice', async () => {
@@ -196,13 +206,16 @@ describe('order:cancelled', () => {
     await created.publish(late);
     await waitUntilAllAcked(svc.bus, Subjects.OrderCreated);
 
+    // The cancellation is news (version 1, still free); the creation after it is old news.
     const stored = await Ticket.findById(ticketId).lean();
     expect(stored?.orderId).toBeUndefined();
-    expect(stored?.version).toBe(0);
-    expect(updatesOf(ticketId)).toHaveLength(0);
+    expect(stored?.version).toBe(1);
+    await eventually(() => expect(updatesOf(ticketId)).toHaveLength(1));
+    expect(updatesOf(ticketId)[0]).not.toHaveProperty('orderId');
     const next = orderCreated(ticketId);
     await created.publish(next);
-    expect((await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId)).orderId).toBe(next.id);
+    const reserved = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    expect(reserved.orderId).toBe(next.id);
   });
 
   it('lets a new order reserve the ticket after a cancellation', async () => {
@@ -215,6 +228,52 @@ describe('order:cancelled', () => {
 
     const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 3);
     expect(event.orderId).toBe(next.id);
+  });
+});
+
+describe('order:completed', () => {
+  it('marks the ticket sold to the order: ticket:updated with orderId and sold, once per delivery', async () => {
+    const { ticketId, orderId, userId } = await reservedTicket();
+    const eventId = randomUUID();
+
+    await completed.publish(orderCompleted(ticketId, orderId), { id: eventId });
+    await completed.publish(orderCompleted(ticketId, orderId), { id: eventId });
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCompleted);
+
+    const event = await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.version === 2);
+    expect(event).toEqual({ id: ticketId, version: 2, title: 'Concert', price: 20, userId, orderId, sold: true });
+    expect(updatesOf(ticketId).map((d) => d.version)).toEqual([1, 2]);
+    const shown = await request(svc.app).get(`/api/tickets/${ticketId}`).expect(200);
+    expect(shown.body).toMatchObject({ id: ticketId, orderId, sold: true, version: 2 });
+  });
+
+  it('refuses the seller an edit of a sold ticket with 400 TICKET_SOLD and keeps it off the listing', async () => {
+    const { ticketId, orderId, userId } = await reservedTicket();
+    await completed.publish(orderCompleted(ticketId, orderId));
+    await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.sold === true);
+
+    const edit = await request(svc.app)
+      .put(`/api/tickets/${ticketId}`)
+      .set('Cookie', signin(userId))
+      .send({ title: 'Concert', price: 99 });
+    const list = await request(svc.app).get('/api/tickets').query({ limit: '100' }).expect(200);
+
+    expect(edit.status).toBe(400);
+    expect(edit.body.errors[0]).toMatchObject({ code: 'TICKET_SOLD' });
+    expect(list.body.tickets.map((t: { id: string }) => t.id)).not.toContain(ticketId);
+    expect((await Ticket.findById(ticketId).lean())?.priceCents).toBe(2_000);
+  });
+
+  it('keeps the ticket sold when a cancellation of the same order arrives afterwards', async () => {
+    const { ticketId, orderId } = await reservedTicket();
+    await completed.publish(orderCompleted(ticketId, orderId));
+    await svc.probe.waitFor(Subjects.TicketUpdated, (d) => d.id === ticketId && d.sold === true);
+
+    // Both carry version 1 of the order; orders never publishes both, but a sale is final here anyway.
+    await cancelled.publish(orderCancelled(ticketId, orderId));
+    await waitUntilAllAcked(svc.bus, Subjects.OrderCancelled);
+
+    expect(await Ticket.findById(ticketId).lean()).toMatchObject({ orderId, sold: true, version: 2 });
   });
 });
 

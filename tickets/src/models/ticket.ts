@@ -1,6 +1,8 @@
 import {
+  OrderStatus,
   Subjects,
   fromCents,
+  isActiveStatus,
   outboxPlugin,
   stageEvent,
   stripOutbox,
@@ -21,23 +23,44 @@ export interface TicketAttrs {
   userId: string;
 }
 
+/**
+ * What the tickets service has heard of one order on this ticket: the latest of that order's events
+ * (the one with the highest order version). Events of one order arrive on separate channels, so a
+ * cancellation can come before the creation it cancels; keeping every order's latest state is what
+ * lets any delivery order, duplicates included, end in the same place.
+ */
+export interface KnownOrder {
+  id: string;
+  /** created (from order:created), cancelled or complete. */
+  status: OrderStatus;
+  /** The order's version in that event; an event at or below it is a duplicate or older news. */
+  version: number;
+  /** From order:created: tells which of two orders that both look active was created last. */
+  expiresAt?: Date | undefined;
+}
+
 export interface TicketFields extends TicketAttrs, Versioned, WithOutbox {
-  /** Set while an order holds the ticket; unset (never null) when it is free. */
-  orderId?: string | undefined;
   /**
-   * Orders whose order:cancelled arrived while they did not hold the ticket. The two subjects are
-   * separate channels, so a cancellation can be handled before its order:created (a redelivery);
-   * remembering it keeps that late order:created from reserving the ticket for a dead order.
-   * Internal: never in the API or in events, and not a versioned change.
+   * The order holding the ticket (active or complete), derived from `orders` (see holderOf); unset
+   * (never null) when it is free. Stored so that the listing can filter on it.
    */
-  cancelledOrderIds: string[];
+  orderId?: string | undefined;
+  /** True once the holding order is complete: the ticket is sold for good. Unset otherwise. */
+  sold?: boolean | undefined;
+  /** Every order heard of for this ticket, with its latest state. Internal: never in the API or events. */
+  orders: KnownOrder[];
+  /**
+   * Legacy (before `orders`): ids of cancelled orders that did not hold the ticket. Read by
+   * knownOrdersOf and removed by the next change of the order set.
+   */
+  cancelledOrderIds?: string[] | undefined;
 }
 
 export type TicketDoc = HydratedDocument<TicketFields>;
 
 export interface TicketModel extends Model<TicketFields>, VersionedStatics<TicketDoc> {}
 
-/** The API's view of a ticket: `{ id, title, price, userId, version, orderId? }`. */
+/** The API's view of a ticket: `{ id, title, price, userId, version, orderId?, sold? }`. */
 export interface TicketJson {
   id: string;
   title: string;
@@ -45,7 +68,18 @@ export interface TicketJson {
   userId: string;
   version: number;
   orderId?: string;
+  sold?: true;
 }
+
+const knownOrderSchema = new Schema<KnownOrder>(
+  {
+    id: { type: String, required: true },
+    status: { type: String, required: true, enum: Object.values(OrderStatus) },
+    version: { type: Number, required: true, min: 0 },
+    expiresAt: { type: Date },
+  },
+  { _id: false },
+);
 
 const ticketSchema = new Schema<TicketFields, TicketModel>(
   {
@@ -58,7 +92,9 @@ const ticketSchema = new Schema<TicketFields, TicketModel>(
     },
     userId: { type: String, required: true },
     orderId: { type: String },
-    cancelledOrderIds: { type: [String], default: [] },
+    sold: { type: Boolean },
+    orders: { type: [knownOrderSchema], default: [] },
+    cancelledOrderIds: { type: [String], default: undefined },
   },
   {
     versionKey: false,
@@ -73,6 +109,7 @@ const ticketSchema = new Schema<TicketFields, TicketModel>(
           version: ret['version'] as number,
         };
         if (typeof ret['orderId'] === 'string') json.orderId = ret['orderId'];
+        if (ret['sold'] === true) json.sold = true;
         return json;
       },
     },
@@ -102,6 +139,7 @@ function eventData(ticket: TicketDoc): TicketUpdatedEvent['data'] {
     userId: ticket.userId,
   };
   if (ticket.orderId !== undefined) data.orderId = ticket.orderId;
+  if (ticket.sold === true) data.sold = true;
   return data;
 }
 
@@ -114,4 +152,78 @@ export function stageTicketCreated(ticket: TicketDoc): void {
 /** Queues ticket:updated (carrying the version the next save writes) on a changed ticket. */
 export function stageTicketUpdated(ticket: TicketDoc): void {
   stageEvent(ticket, Subjects.TicketUpdated, eventData(ticket));
+}
+
+/**
+ * The order that holds the ticket, given what is known of its orders. A complete order holds it for
+ * good (sold); otherwise an active one (created, its cancellation not heard of) holds it; a
+ * cancelled order never does.
+ *
+ * The orders service lets at most one order at a time be active or complete for a ticket (its
+ * unique ticketLock), so two orders that both look active here mean the older one's cancellation
+ * is still on its way: whichever is picked, the ticket is rightly held, and that cancellation
+ * settles which. The one created last (latest expiresAt) is picked, as it is the one that can still
+ * be active. Complete wins over active for the same reason: an order created before the sale must
+ * have been cancelled before it.
+ */
+export function holderOf(orders: readonly KnownOrder[]): KnownOrder | undefined {
+  const complete = orders.find((o) => o.status === OrderStatus.Complete);
+  if (complete !== undefined) return complete;
+  let holder: KnownOrder | undefined;
+  for (const order of orders) {
+    if (!isActiveStatus(order.status)) continue;
+    if (holder === undefined || createdLater(order, holder)) holder = order;
+  }
+  return holder;
+}
+
+function createdLater(a: KnownOrder, b: KnownOrder): boolean {
+  const at = a.expiresAt?.getTime() ?? 0;
+  const bt = b.expiresAt?.getTime() ?? 0;
+  return at !== bt ? at > bt : a.id > b.id; // the id only makes the choice deterministic
+}
+
+/**
+ * The ticket's known orders, with what a ticket stored before `orders` existed says: its holder
+ * (an order:created, version 0) and its remembered cancellations (version 1, the version an
+ * order:cancelled carries).
+ */
+export function knownOrdersOf(ticket: TicketDoc): KnownOrder[] {
+  const known: KnownOrder[] = ticket.orders.map((o) => ({
+    id: o.id,
+    status: o.status,
+    version: o.version,
+    expiresAt: o.expiresAt,
+  }));
+  const has = (id: string): boolean => known.some((o) => o.id === id);
+  for (const id of ticket.cancelledOrderIds ?? []) {
+    if (!has(id)) known.push({ id, status: OrderStatus.Cancelled, version: 1 });
+  }
+  if (ticket.orderId !== undefined && !has(ticket.orderId)) {
+    known.push({ id: ticket.orderId, status: OrderStatus.Created, version: 0 });
+  }
+  return known;
+}
+
+/**
+ * Records an order event on the ticket and derives who holds it. Returns false, changing nothing,
+ * when the event is no news: a duplicate, an event older than what is known of that order, or
+ * anything after the order was cancelled or completed (both final). Any news is
+ * a change of the ticket even when the holder stays the same: it is stored by a versioned save
+ * (the version bumps and ticket:updated goes out), because a write that skipped the version would
+ * be overwritten by a concurrent versioned save of another replica of this service.
+ */
+export function recordOrderEvent(ticket: TicketDoc, event: KnownOrder): boolean {
+  const known = knownOrdersOf(ticket);
+  const previous = known.find((o) => o.id === event.id);
+  // Cancelled and complete are final in the orders service: nothing after them is news.
+  if (previous !== undefined && (previous.version >= event.version || !isActiveStatus(previous.status))) return false;
+  const next = [...known.filter((o) => o.id !== event.id), event];
+  const holder = holderOf(next);
+  ticket.set('orders', next);
+  ticket.set('cancelledOrderIds', undefined);
+  // Unset, not null, when free or not sold.
+  ticket.set('orderId', holder?.id);
+  ticket.set('sold', holder?.status === OrderStatus.Complete ? true : undefined);
+  return true;
 }

@@ -30,6 +30,9 @@ export function updateTicketRouter(relay: OutboxRelay): Router {
       const ticket = await changeTicket(relay, req.params.id as string, (t) => {
         // Signed in but not the seller: 403, not 401 (the caller is known, just not allowed).
         if (t.userId !== user.id) throw new ForbiddenError('Only the seller can edit this ticket');
+        if (t.sold === true) {
+          throw new BadRequestError('The ticket is sold and cannot be edited', 'TICKET_SOLD');
+        }
         if (t.orderId !== undefined) {
           throw new BadRequestError('The ticket is reserved by an order and cannot be edited', 'TICKET_RESERVED');
         }

@@ -1,5 +1,6 @@
 import {
   Listener,
+  OrderStatus,
   Subjects,
   type Bus,
   type ListenerOptions,
@@ -7,13 +8,13 @@ import {
   type OrderCancelledEvent,
   type OutboxRelay,
 } from '@ticketing/common';
-import { changeTicket } from '../../models/change-ticket';
-import { Ticket } from '../../models/ticket';
 import { QUEUE_GROUP_NAME } from './queue-group';
+import { recordOrder } from './record-order';
 
 /**
- * Releases the ticket when the order holding it is cancelled: orderId is unset (not set to null),
- * the version bumps and ticket:updated goes out without an orderId, so the ticket is for sale again.
+ * A cancelled order never holds the ticket: if it was the holder, the ticket is released (orderId
+ * unset) or passes to another active order heard of meanwhile; if its order:created comes later,
+ * that event is older news and reserves nothing. See recordOrder.
  */
 export class OrderCancelledListener extends Listener<OrderCancelledEvent> {
   readonly subject = Subjects.OrderCancelled;
@@ -29,26 +30,10 @@ export class OrderCancelledListener extends Listener<OrderCancelledEvent> {
   }
 
   async onMessage(data: OrderCancelledEvent['data']): Promise<void> {
-    const ticket = await changeTicket(this.relay, data.ticket.id, async (t) => {
-      // Only the holder's cancellation releases the ticket: a duplicate, or the cancellation of
-      // another order, must not free a ticket someone else holds.
-      if (t.orderId !== data.id) {
-        this.log.info(
-          { ticketId: data.ticket.id, orderId: data.id, heldBy: t.orderId },
-          'order:cancelled for an order that does not hold the ticket; remembered, ticket unchanged',
-        );
-        // Remember it without a version bump (nothing the replicas see changes), still inside the
-        // ticket's lock so a concurrent order:created of this order cannot slip in between.
-        if (!t.cancelledOrderIds.includes(data.id)) {
-          await Ticket.updateOne({ _id: t._id }, { $push: { cancelledOrderIds: data.id } });
-        }
-        return false;
-      }
-      t.set('orderId', undefined);
-      return true;
+    await recordOrder(this.relay, this.log, data.ticket.id, {
+      id: data.id,
+      status: OrderStatus.Cancelled,
+      version: data.version,
     });
-    if (ticket === null) {
-      this.log.error({ ticketId: data.ticket.id, orderId: data.id }, 'order:cancelled for an unknown ticket; ignored');
-    }
   }
 }

@@ -7,13 +7,13 @@ import {
   type OrderCreatedEvent,
   type OutboxRelay,
 } from '@ticketing/common';
-import { changeTicket } from '../../models/change-ticket';
 import { QUEUE_GROUP_NAME } from './queue-group';
+import { recordOrder } from './record-order';
 
 /**
- * Reserves the ticket for the new order: sets orderId, which bumps the ticket's version and
- * publishes ticket:updated, so the orders replica follows (a replica left one version behind
- * would refuse every later update). Sellers cannot edit a reserved ticket.
+ * A new order holds the ticket (orderId set, version bumped, ticket:updated out) unless its own
+ * cancellation or a completed order was heard of first; see recordOrder. Sellers cannot edit a
+ * held ticket.
  */
 export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
   readonly subject = Subjects.OrderCreated;
@@ -29,27 +29,11 @@ export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
   }
 
   async onMessage(data: OrderCreatedEvent['data']): Promise<void> {
-    const ticket = await changeTicket(this.relay, data.ticket.id, (t) => {
-      // A redelivery of an event already applied: nothing to do and, above all, no second event.
-      if (t.orderId === data.id) return false;
-      if (t.cancelledOrderIds.includes(data.id)) {
-        this.log.info({ ticketId: data.ticket.id, orderId: data.id }, 'order:created after its cancellation; ignored');
-        return false;
-      }
-      if (t.orderId !== undefined) {
-        // The orders service reserves atomically, so this means the two services disagree. Acking
-        // is deliberate: redelivering would loop forever without ever changing the outcome.
-        this.log.error(
-          { ticketId: data.ticket.id, orderId: data.id, heldBy: t.orderId },
-          'order:created for a ticket another order holds; ignored',
-        );
-        return false;
-      }
-      t.set('orderId', data.id);
-      return true;
+    await recordOrder(this.relay, this.log, data.ticket.id, {
+      id: data.id,
+      status: data.status,
+      version: data.version,
+      expiresAt: new Date(data.expiresAt),
     });
-    if (ticket === null) {
-      this.log.error({ ticketId: data.ticket.id, orderId: data.id }, 'order:created for an unknown ticket; ignored');
-    }
   }
 }
