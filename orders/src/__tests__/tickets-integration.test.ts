@@ -59,6 +59,7 @@ interface TicketsModules {
   }): Express;
   OrderCreatedListener: TicketsListener;
   OrderCancelledListener: TicketsListener;
+  OrderCompletedListener: TicketsListener;
   Ticket: Model<unknown>;
 }
 
@@ -77,12 +78,14 @@ async function loadTickets(): Promise<TicketsModules> {
     const app = await ticketsModule('app');
     const created = await ticketsModule('events/listeners/order-created-listener');
     const cancelled = await ticketsModule('events/listeners/order-cancelled-listener');
+    const completed = await ticketsModule('events/listeners/order-completed-listener');
     const model = await ticketsModule('models/ticket');
     modules = {
       mongoose: (await import('mongoose')).default,
       buildApp: app['buildApp'] as TicketsModules['buildApp'],
       OrderCreatedListener: created['OrderCreatedListener'] as TicketsListener,
       OrderCancelledListener: cancelled['OrderCancelledListener'] as TicketsListener,
+      OrderCompletedListener: completed['OrderCompletedListener'] as TicketsListener,
       Ticket: model['Ticket'] as Model<unknown>,
     };
   });
@@ -95,7 +98,8 @@ interface TicketsService {
 }
 
 async function startTicketsService(): Promise<TicketsService> {
-  const { mongoose, buildApp, OrderCreatedListener, OrderCancelledListener, Ticket } = await loadTickets();
+  const { mongoose, buildApp, OrderCreatedListener, OrderCancelledListener, OrderCompletedListener, Ticket } =
+    await loadTickets();
   const database = `${testDatabaseName().slice(0, 34)}_tk`;
   await mongoose.connect(withDatabase(process.env['TEST_MONGO_URI']!, database), { serverSelectionTimeoutMS: 5_000 });
   await Ticket.init();
@@ -105,6 +109,7 @@ async function startTicketsService(): Promise<TicketsService> {
   relay.start();
   new OrderCreatedListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
   new OrderCancelledListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
+  new OrderCompletedListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
   return {
     app: buildApp({ config: { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' }, logger: silentLogger, readiness: {}, relay }),
     async close() {
@@ -145,7 +150,9 @@ async function sellTicket(owner: TestUser, title: string, price: number): Promis
 }
 
 /** The tickets service's own view of the ticket. */
-async function ownerCopy(id: string): Promise<{ version: number; title: string; price: number; orderId?: string }> {
+async function ownerCopy(
+  id: string,
+): Promise<{ version: number; title: string; price: number; orderId?: string; sold?: boolean }> {
   const res = await request(tickets.app).get(`/api/tickets/${id}`);
   expect(res.status).toBe(200);
   return res.body;
@@ -244,7 +251,18 @@ describe('orders and the real tickets service', () => {
       expect(res.body.status).toBe(OrderStatus.Complete);
     });
 
+    // Tickets hears order:completed: sold for good (version 4), and the replica follows.
+    await replicaCatchesUp(ticketId, { version: 4, orderId: paid.body.id });
+    expect((await ownerCopy(ticketId)).sold).toBe(true);
     await placeOrder(buyer(), ticketId).expect(400);
-    await replicaCatchesUp(ticketId, { version: 3, orderId: paid.body.id });
+    const edit = await request(tickets.app)
+      .put(`/api/tickets/${ticketId}`)
+      .set('Cookie', owner.cookie)
+      .send({ title: 'Match', price: 30 })
+      .expect(400);
+    expect(edit.body.errors[0].code).toBe('TICKET_SOLD');
+    const list = await request(tickets.app).get('/api/tickets').query({ limit: '100' }).expect(200);
+    expect(list.body.tickets.map((t: { id: string }) => t.id)).not.toContain(ticketId);
+    await replicaCatchesUp(ticketId, { version: 4, orderId: paid.body.id });
   });
 });
