@@ -55,6 +55,7 @@ export interface TicketJson {
   userId: string;
   version: number;
   orderId?: string;
+  sold?: boolean;
 }
 
 export interface OrderJson {

@@ -45,7 +45,7 @@ describe('the gateway', () => {
 });
 
 describe('buying a ticket', () => {
-  it('sign up, sell, order, pay: the order completes, the ticket stays reserved and the seller cannot edit it', async () => {
+  it('sign up, sell, order, pay: the order completes, the ticket is sold and the seller cannot edit it', async () => {
     const seller = await signUp(stack.baseUrl);
     const buyer = await signUp(stack.baseUrl);
     expect(buyer.hasSession()).toBe(true);
@@ -77,14 +77,18 @@ describe('buying a ticket', () => {
       timeoutMs: 15_000,
     });
 
-    // Sold: still reserved by the paid order, not for sale, not editable, not orderable.
+    // Sold: the tickets service hears order:completed; held by the paid order for good, not for
+    // sale, not editable, not orderable.
+    await eventually(async () => expect((await getTicket(seller, ticket.id)).sold).toBe(true), {
+      timeoutMs: 15_000,
+    });
     const sold = await getTicket(seller, ticket.id);
     expect(sold.orderId).toBe(order.id);
     const forSale = await buyer.get<{ tickets: TicketJson[] }>('/api/tickets?limit=100');
     expect(forSale.body.tickets.map((t) => t.id)).not.toContain(ticket.id);
     const editAfterSale = await seller.put(`/api/tickets/${ticket.id}`, { title: 'Cheaper', price: 10 });
     expect(editAfterSale.status).toBe(400);
-    expect(errorCode(editAfterSale)).toBe('TICKET_RESERVED');
+    expect(errorCode(editAfterSale)).toBe('TICKET_SOLD');
     const latecomer = await signUp(stack.baseUrl);
     const lateOrder = await latecomer.post('/api/orders', { ticketId: ticket.id });
     expect(lateOrder.status).toBe(400);
