@@ -163,8 +163,8 @@ export function stageTicketUpdated(ticket: TicketDoc): void {
  * unique ticketLock), so two orders that both look active here mean the older one's cancellation
  * is still on its way: whichever is picked, the ticket is rightly held, and that cancellation
  * settles which. The one created last (latest expiresAt) is picked, as it is the one that can still
- * be active. Complete wins over active for the same reason: an order created before the sale must
- * have been cancelled before it.
+ * be active. Complete wins over active for the same reason: the lock of a complete order is never
+ * released, so any other order was cancelled before the complete one was created.
  */
 export function holderOf(orders: readonly KnownOrder[]): KnownOrder | undefined {
   const complete = orders.find((o) => o.status === OrderStatus.Complete);
@@ -208,10 +208,10 @@ export function knownOrdersOf(ticket: TicketDoc): KnownOrder[] {
 /**
  * Records an order event on the ticket and derives who holds it. Returns false, changing nothing,
  * when the event is no news: a duplicate, an event older than what is known of that order, or
- * anything after the order was cancelled or completed (both final). Any news is
- * a change of the ticket even when the holder stays the same: it is stored by a versioned save
- * (the version bumps and ticket:updated goes out), because a write that skipped the version would
- * be overwritten by a concurrent versioned save of another replica of this service.
+ * anything after the order was cancelled or completed (both final). Any news is a change of the
+ * ticket even when the holder stays the same: it is stored by a versioned save (the version bumps
+ * and ticket:updated goes out), because a write that skipped the version would be overwritten by a
+ * concurrent versioned save of another replica of this service.
  */
 export function recordOrderEvent(ticket: TicketDoc, event: KnownOrder): boolean {
   const known = knownOrdersOf(ticket);
