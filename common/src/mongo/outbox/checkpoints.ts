@@ -1,25 +1,40 @@
 import mongoose from 'mongoose';
-import type { Logger } from 'pino';
 import type { OutboxDocument, OutboxEntry } from './entry';
 
 /** The collection (in each service's database) holding one checkpoint per relay instance. */
 export const OUTBOX_CHECKPOINTS = 'outbox_checkpoints';
 
-/** A relay instance's progress: every entry it committed with seq <= through has been published. */
+/**
+ * A relay instance's progress: every entry it committed with seq <= through has been published or
+ * was never stored, except the sequence numbers in `open` (saves with an unknown outcome: they may
+ * have been stored, or may still be, so whoever finds one publishes it).
+ */
 export interface OutboxCheckpoint {
   _id: string;
   through: number;
+  open?: number[];
+  /** The last write; a live relay rewrites it at least every heartbeat. */
   at: Date;
+  /** The collections the relay commits to (the removal of its checkpoint needs them all read). */
+  collections?: string[];
+  /** Set by a relay that stopped cleanly. */
+  stoppedAt?: Date;
 }
 
-/** Checkpoint writes are coalesced over this long (a crash in between costs re-publishes, no loss). */
-const CHECKPOINT_DELAY_MS = 100;
+/** What one checkpoint vouches for. */
+export interface Covered {
+  through: number;
+  open: ReadonlySet<number>;
+}
 
-/** Whether `entry` is vouched for as published by the checkpoints (relay id → through). */
-export function coveredBy(checkpoints: ReadonlyMap<string, number>, entry: OutboxEntry): boolean {
+/** Relay id → what its checkpoint vouches for. */
+export type Checkpoints = ReadonlyMap<string, Covered>;
+
+/** Whether `entry` is vouched for as published by the checkpoints. */
+export function coveredBy(checkpoints: Checkpoints, entry: OutboxEntry): boolean {
   if (entry.relay === undefined || entry.seq === undefined) return false;
-  const through = checkpoints.get(entry.relay);
-  return through !== undefined && entry.seq <= through;
+  const covered = checkpoints.get(entry.relay);
+  return covered !== undefined && entry.seq <= covered.through && !covered.open.has(entry.seq);
 }
 
 /** A service's database: a mongoose connection or the driver's handle (tests, the bench). */
@@ -31,9 +46,16 @@ function nativeDb(source: OutboxDatabase): mongoose.mongo.Db {
   return source.db;
 }
 
-export async function readCheckpoints(source: OutboxDatabase): Promise<Map<string, number>> {
-  const rows = await nativeDb(source).collection<OutboxCheckpoint>(OUTBOX_CHECKPOINTS).find({}).toArray();
-  return new Map(rows.map((row) => [row._id, row.through]));
+export function checkpointCollection(source: OutboxDatabase): mongoose.mongo.Collection<OutboxCheckpoint> {
+  return nativeDb(source).collection<OutboxCheckpoint>(OUTBOX_CHECKPOINTS);
+}
+
+export function readCheckpointRows(source: OutboxDatabase): Promise<OutboxCheckpoint[]> {
+  return checkpointCollection(source).find({}).toArray();
+}
+
+export function toCheckpoints(rows: readonly OutboxCheckpoint[]): Map<string, Covered> {
+  return new Map(rows.map((row) => [row._id, { through: row.through, open: new Set(row.open ?? []) }]));
 }
 
 /**
@@ -46,7 +68,7 @@ export async function countUnpublished(
   collection: string,
   filter: mongoose.mongo.Filter<OutboxDocument> = {},
 ): Promise<number> {
-  const checkpoints = await readCheckpoints(source);
+  const checkpoints = toCheckpoints(await readCheckpointRows(source));
   const docs = await nativeDb(source)
     .collection<OutboxDocument>(collection)
     .find({ ...filter, 'outbox.0': { $exists: true } }, { projection: { outbox: 1 } })
@@ -56,58 +78,39 @@ export async function countUnpublished(
   return count;
 }
 
+export interface GoneRelayRule {
+  /** The sweeping relay (never removed by itself). */
+  self: string;
+  /** The collections the sweep read completely. */
+  collections: readonly string[];
+  /** Relays whose entries the sweep found on documents. */
+  seen: ReadonlySet<string>;
+  /** A checkpoint not rewritten for this long belongs to a relay that is gone (crashed). */
+  staleAfterMs: number;
+}
+
 /**
- * Writes one relay's checkpoint: coalesced (at most one write per CHECKPOINT_DELAY_MS), chained
- * (never two at once) and only when `through` moved.
+ * Removes the checkpoints of relays that are gone (stopped, or silent for staleAfterMs) once no
+ * document holds an entry of theirs: nothing is left for them to vouch for. An entry of theirs that
+ * lands later (a save whose reply was lost) has no checkpoint, so it counts as unpublished and the
+ * next sweep publishes it. The filter on `at` leaves a checkpoint alone that was rewritten meanwhile
+ * (a relay thought dead that was only slow). Returns the ids removed.
  */
-export class CheckpointWriter {
-  private persistedThrough = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly relayId: string,
-    /** The database to write to; undefined when the relay has no models. */
-    private readonly db: () => mongoose.Connection | undefined,
-    /** The value to record: every entry numbered up to it is published (or was never stored). */
-    private readonly through: () => number,
-    /** Whether the relay is stopped (then a failed write is not retried). */
-    private readonly stopped: () => boolean,
-    private readonly log: Logger,
-  ) {}
-
-  schedule(): void {
-    if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.write();
-    }, CHECKPOINT_DELAY_MS);
-    this.timer.unref();
+export async function removeGoneCheckpoints(
+  source: OutboxDatabase,
+  rows: readonly OutboxCheckpoint[],
+  rule: GoneRelayRule,
+): Promise<string[]> {
+  const now = Date.now();
+  const removed: string[] = [];
+  for (const row of rows) {
+    if (row._id === rule.self || rule.seen.has(row._id)) continue;
+    const gone = row.stoppedAt !== undefined || now - new Date(row.at).getTime() > rule.staleAfterMs;
+    // A checkpoint written before relays recorded their collections counts as this database's.
+    const allRead = (row.collections ?? []).every((name) => rule.collections.includes(name));
+    if (!gone || !allRead) continue;
+    const result = await checkpointCollection(source).deleteOne({ _id: row._id, at: row.at });
+    if (result.deletedCount > 0) removed.push(row._id);
   }
-
-  /** Records through() if it moved (writes are chained, never concurrent). */
-  write(): Promise<void> {
-    const db = this.db();
-    this.chain = this.chain.then(async () => {
-      const through = this.through();
-      if (db === undefined || through <= this.persistedThrough) return;
-      try {
-        await db
-          .collection<OutboxCheckpoint>(OUTBOX_CHECKPOINTS)
-          .updateOne({ _id: this.relayId }, { $set: { through, at: new Date() } }, { upsert: true });
-        this.persistedThrough = through;
-      } catch (err) {
-        // Not fatal: until it is written, a restart re-publishes these events (at least once).
-        this.log.warn({ err }, 'outbox checkpoint write failed; will retry');
-        if (!this.stopped()) this.schedule();
-      }
-    });
-    return this.chain;
-  }
-
-  /** Cancels the pending coalesced write (stop() then writes once more itself). */
-  cancel(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
+  return removed;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import mongoose, { Schema, type Model } from 'mongoose';
+import type { Bus } from '../../events/bus';
 import type { EventData } from '../../events/events';
 import type { Subjects } from '../../events/subjects';
 import { VersionConflictError } from '../../errors';
@@ -78,4 +79,13 @@ export async function pullEntry(model: AnyModel, id: unknown, entry: OutboxEntry
 export function wroteNothing(err: unknown): boolean {
   if (err instanceof mongoose.Error.ValidationError || err instanceof VersionConflictError) return true;
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}
+
+/** Publishes the entry's event with its own id, time and request id (stable across re-publishes). */
+export async function publishEntry(bus: Bus, entry: OutboxEntry): Promise<void> {
+  await bus.publish(entry.subject, entry.data, {
+    id: entry.id,
+    time: new Date(entry.createdAt).toISOString(),
+    ...(entry.requestId === undefined ? {} : { requestId: entry.requestId }),
+  });
 }

@@ -1,75 +1,70 @@
 import { randomUUID } from 'node:crypto';
 import type mongoose from 'mongoose';
 import type { Logger } from 'pino';
-import type { Bus } from '../../events/bus';
 import { insertGrouped } from '../group-insert';
 import { runExclusive } from '../run-exclusive';
-import { CheckpointWriter, readCheckpoints } from './checkpoints';
-import { pullEntry, wroteNothing, type AnyModel, type OutboxDocument, type OutboxEntry } from './entry';
-import { Ledger } from './ledger';
-import { Tidier, documentKey } from './tidier';
+import { CheckpointWriter } from './checkpoint-writer';
+import { readCheckpointRows, removeGoneCheckpoints, toCheckpoints } from './checkpoints';
+import { documentKey } from './document-key';
+import { publishEntry, pullEntry, wroteNothing, type AnyModel, type OutboxDocument, type OutboxEntry } from './entry';
+import { Ledger, type OutboxBacklog } from './ledger';
+import { withDefaults, type OutboxRelayOptions, type RelaySettings } from './options';
+import { Tidier } from './tidier';
 
 /**
  * Transactional outbox inside the document itself. A change and the event that describes it are
  * written by the same single-document save (atomic on every MongoDB-compatible server, no
- * multi-document transaction needed). The relay then publishes pending entries in order and marks
- * them published; whatever a crash or a bus outage leaves behind is published by the next sweep.
- * Delivery is therefore at least once, which every listener already tolerates.
+ * multi-document transaction needed). The relay then publishes pending entries in order; whatever a
+ * crash, a bus outage or a lost reply leaves behind is published by a later sweep. Delivery is at
+ * least once, which every listener already tolerates (the event id is stable).
  *
- * Marking is amortised. The relay numbers the entries it commits (its instance id + a sequence) and
- * records, in one small checkpoint document per relay, the sequence up to which all of them are
- * published: one write per ~100 ms instead of one update per event (an update is the most
- * expensive single statement on FerretDB, more than the insert of the change itself). A published
- * entry stays on its document until the document's next save drops it for free, so a document
- * holds at most its last event. Entries nobody vouches for (no relay id, or past their relay's
- * checkpoint after a crash) are published by a sweep and then pulled off the document as before.
- * See docs/events.md, "The outbox".
+ * Marking is amortised: the relay numbers the entries it commits (its instance id + a sequence) and
+ * records in one checkpoint document per relay the sequence up to which all of them are published
+ * (ledger.ts, checkpoint-writer.ts), instead of an update per event. Published entries are dropped
+ * by the document's next save or pulled off while idle (tidier.ts). See docs/events.md, "The outbox".
  */
-export interface OutboxRelayOptions {
-  bus: Bus;
-  models: AnyModel[];
-  logger: Logger;
-  /** Safety-net sweep for entries whose immediate publish failed (default 1 s while dirty, 30 s idle). */
-  retryIntervalMs?: number;
-  idleIntervalMs?: number;
-  /** Published entries are pulled off their documents once no commit has run for this long (250 ms). */
-  tidyIdleMs?: number;
-}
-
 export class OutboxRelay {
   /** This relay's id in entries and in its checkpoint; new for every instance (every process start). */
   readonly instanceId = randomUUID();
   private readonly pending = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
-  private dirty = true;
   private stopped = true;
   private readonly log: Logger;
   private readonly ledger = new Ledger(this.instanceId);
-  /** Entries whose save failed without proof that nothing was written: checked by the next tick. */
-  private toVerify: Array<{ model: AnyModel; id: unknown; seqs: number[] }> = [];
   private readonly checkpoint: CheckpointWriter;
   private readonly tidier: Tidier;
+  private readonly opts: RelaySettings;
 
-  constructor(private readonly opts: OutboxRelayOptions) {
+  constructor(options: OutboxRelayOptions) {
+    const opts = withDefaults(options);
+    this.opts = opts;
     this.log = opts.logger.child({ component: 'outbox' });
-    this.checkpoint = new CheckpointWriter(
-      this.instanceId,
-      () => opts.models[0]?.db,
-      () => this.ledger.through(),
-      () => this.stopped,
-      this.log,
-    );
-    this.tidier = new Tidier((model, id, task) => this.exclusive(model, id, task), this.log, opts.tidyIdleMs ?? 250);
-    // When the bus comes back, publish what piled up without waiting for the timer.
-    opts.bus.on('connected', () => {
-      this.dirty = true;
-      this.schedule(0);
+    this.checkpoint = new CheckpointWriter({
+      relayId: this.instanceId,
+      db: () => opts.models[0]?.db,
+      collections: () => opts.models.map((model) => model.collection.collectionName),
+      state: () => this.ledger.state(),
+      used: () => this.ledger.used,
+      stopped: () => this.stopped,
+      log: this.log,
     });
+    this.tidier = new Tidier((model, id, task) => this.exclusive(model, id, task), this.log, opts.tidyIdleMs);
+    // When the bus comes back, publish what piled up without waiting for the timer.
+    opts.bus.on('connected', () => this.schedule(0));
+  }
+
+  /** This relay's entries not yet known to be published: for metrics and health checks. */
+  backlog(): OutboxBacklog {
+    return this.ledger.backlog();
   }
 
   /** Publishes the pending events of one document, in order. Resolves true when none are left. */
   flush(model: AnyModel, id: unknown): Promise<boolean> {
-    return this.exclusive(model, id, () => this.flushNow(model, id));
+    return this.exclusive(model, id, async () => {
+      const done = await this.flushNow(model, id);
+      if (done && this.ledger.readWhole(model, id)) this.checkpoint.schedule();
+      return done;
+    });
   }
 
   /**
@@ -103,33 +98,20 @@ export class OutboxRelay {
     onSaved: () => void,
   ): Promise<void> {
     const numbered: number[] = [];
-    let entries: OutboxEntry[];
-    if (doc.isNew) {
-      // Every entry is new and unsaved: number them in place (the insert stores them as they are now).
-      doc.outbox.forEach((entry, i) => (doc.outbox[i] = this.ledger.number(entry, numbered)));
-      // A copy: the publish below runs after commit() returned, when the caller may stage more.
-      entries = Array.from(doc.outbox);
-    } else {
-      // Rewrite the list as new plain values (never edited in place: Mongoose would see no change):
-      // drop what is published, number what is new. One $set of the array.
-      const all = Array.from(doc.get('outbox') as OutboxEntry[]);
-      entries = all.filter((entry) => !this.ledger.isPublished(entry)).map((e) => this.ledger.number(e, numbered));
-      if (numbered.length > 0 || entries.length !== all.length) {
-        doc.set('outbox', entries);
-        doc.markModified('outbox');
-      }
-      // This save removes the published entries itself: nothing left to tidy on this document.
-      if (entries.length !== all.length) this.tidier.forget(model, doc._id);
-    }
+    const { entries, dropped } = this.ledger.prepare(doc, numbered);
+    // This save removes the published entries itself: nothing left to tidy on this document.
+    if (dropped) this.tidier.forget(model, doc._id);
+    this.ledger.saving(numbered, model, doc._id);
     try {
       // New documents of concurrent requests share one insert (group commit, see insertGrouped).
       if (doc.isNew) await insertGrouped(doc);
       else await doc.save();
     } catch (err) {
       if (wroteNothing(err)) this.settle(numbered);
-      else if (numbered.length > 0) this.verifyLater(model, doc._id, numbered);
+      else this.unknownOutcome(numbered);
       throw err;
     }
+    this.ledger.mark(numbered, 'stored');
     onSaved();
     // What was just saved is the document's outbox as stored: publish it without reading it back
     // (one read less per change on the hot path; the sweep re-reads whatever this misses).
@@ -151,14 +133,17 @@ export class OutboxRelay {
     if (this.ledger.settle(seqs)) this.checkpoint.schedule();
   }
 
-  private verifyLater(model: AnyModel, id: unknown, seqs: number[]): void {
-    this.toVerify.push({ model, id, seqs });
-    this.retryLater();
-  }
-
-  private retryLater(): void {
-    this.dirty = true;
-    this.schedule(this.opts.retryIntervalMs ?? 1_000);
+  /**
+   * The save failed without proof that nothing was written: its reply may be lost, or the write may
+   * still reach the server. Its entries are never taken as never stored: the checkpoint lists them
+   * as open (so no relay skips them), the relay looks for them soon, and every sweep publishes
+   * them whenever they appear.
+   */
+  private unknownOutcome(seqs: number[]): void {
+    if (seqs.length === 0) return;
+    this.ledger.mark(seqs, 'unknown');
+    this.checkpoint.schedule();
+    this.schedule(this.opts.retryIntervalMs);
   }
 
   private async flushNow(model: AnyModel, id: unknown, known?: OutboxEntry[]): Promise<boolean> {
@@ -174,27 +159,22 @@ export class OutboxRelay {
             })
         : { _id: id as mongoose.Types.ObjectId, outbox: known };
     if (doc === undefined) return false;
-    if (doc === null) return true;
-    for (const entry of doc.outbox) {
+    for (const entry of doc?.outbox ?? []) {
       if (this.ledger.isPublished(entry)) continue;
       try {
-        await this.opts.bus.publish(entry.subject, entry.data, {
-          id: entry.id,
-          time: new Date(entry.createdAt).toISOString(),
-          ...(entry.requestId === undefined ? {} : { requestId: entry.requestId }),
-        });
+        await publishEntry(this.opts.bus, entry);
         if (this.ledger.owns(entry)) {
           // Ours: the checkpoint records it; the entry is pulled off the document when the relay
           // is idle (or dropped by the document's next save), never on the hot path.
           this.settle([entry.seq]);
-          this.tidier.add(model, doc._id, [entry]);
+          this.tidier.add(model, id, [entry]);
           continue;
         }
         // Nobody vouches for it (left by a crash, or stored outside commit): remove it now.
-        await pullEntry(model, doc._id, entry);
+        await pullEntry(model, id, entry);
       } catch (err) {
         this.log.warn({ err, subject: entry.subject, eventId: entry.id }, 'outbox publish failed; will retry');
-        this.retryLater();
+        this.schedule(this.opts.retryIntervalMs);
         return false;
       }
     }
@@ -202,25 +182,17 @@ export class OutboxRelay {
   }
 
   /**
-   * Settles the entries of failed saves. flush() publishes whichever of them were stored after all;
-   * once it succeeds, the rest were never stored.
+   * Publishes every pending entry of every model, looks for this relay's entries that are not
+   * settled (a failed publish, a save with an unknown outcome) and removes the checkpoints of gone
+   * relays. Returns how many documents are still left to publish.
    */
-  private async verify(): Promise<number> {
-    const batch = this.toVerify;
-    this.toVerify = [];
-    for (const item of batch) {
-      if (await this.flush(item.model, item.id)) this.settle(item.seqs);
-      else this.toVerify.push(item);
-    }
-    return this.toVerify.length;
-  }
-
-  /** Publishes every pending entry of every model. Returns how many documents still have some. */
   async sweep(): Promise<number> {
     const first = this.opts.models[0];
     if (first === undefined) return 0;
-    this.ledger.setOthers(await readCheckpoints(first.db));
-    let remaining = await this.verify();
+    const rows = await readCheckpointRows(first.db);
+    this.ledger.setOthers(toCheckpoints(rows));
+    const seen = new Set<string>();
+    let remaining = 0;
     for (const model of this.opts.models) {
       // Documents keep their last published entry, so this reads every document that has one and
       // skips the published ones here (FerretDB scans the collection for this filter either way).
@@ -230,12 +202,22 @@ export class OutboxRelay {
         .lean<OutboxDocument[]>()
         .cursor();
       for await (const doc of docs) {
+        for (const entry of doc.outbox) if (entry.relay !== undefined) seen.add(entry.relay);
         const published = doc.outbox.filter((entry) => this.ledger.isPublished(entry));
         this.tidier.add(model, doc._id, published);
         if (published.length === doc.outbox.length) continue;
         if (!(await this.flush(model, doc._id))) remaining += 1;
       }
     }
+    // Entries the scan could not tell about: it skips documents whose entries all look published.
+    for (const { model, id } of this.ledger.toVerify()) if (!(await this.flush(model, id))) remaining += 1;
+    const removed = await removeGoneCheckpoints(first.db, rows, {
+      self: this.instanceId,
+      collections: this.opts.models.map((model) => model.collection.collectionName),
+      seen,
+      staleAfterMs: this.opts.staleAfterMs,
+    });
+    if (removed.length > 0) this.log.info({ relays: removed }, 'outbox checkpoints of gone relays removed');
     return remaining;
   }
 
@@ -252,24 +234,17 @@ export class OutboxRelay {
     this.timer.unref();
   }
 
+  /** A sweep, then the next one: soon while something is left, else after the idle interval. */
   private async tick(): Promise<void> {
     let remaining = 0;
-    if (this.dirty) {
-      this.dirty = false;
-      try {
-        remaining = await this.sweep();
-      } catch (err) {
-        this.log.warn({ err }, 'outbox sweep failed');
-        remaining = 1;
-      }
-      if (remaining > 0) this.dirty = true;
-    } else {
-      // Idle: an occasional sweep catches entries left by a crash of another process.
-      this.dirty = true;
+    try {
+      remaining = await this.sweep();
+    } catch (err) {
+      this.log.warn({ err }, 'outbox sweep failed');
+      remaining = 1;
     }
-    this.schedule(
-      this.dirty && remaining > 0 ? (this.opts.retryIntervalMs ?? 1_000) : (this.opts.idleIntervalMs ?? 30_000),
-    );
+    await this.checkpoint.heartbeat(this.opts.heartbeatMs);
+    this.schedule(remaining > 0 ? this.opts.retryIntervalMs : this.opts.idleIntervalMs);
   }
 
   /** Stops the timers, waits for publishes under way and records how far this relay got. */
@@ -277,8 +252,7 @@ export class OutboxRelay {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.tidier.stop();
-    this.checkpoint.cancel();
     await Promise.allSettled([...this.pending]);
-    await this.checkpoint.write();
+    await this.checkpoint.stop();
   }
 }

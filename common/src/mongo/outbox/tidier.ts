@@ -1,12 +1,9 @@
 import type { Logger } from 'pino';
+import { documentKey } from './document-key';
 import { pullEntry, type AnyModel, type OutboxEntry } from './entry';
 
 /** Published entries remembered for tidying, at most (beyond, they wait for the next save or sweep). */
 const TIDY_BACKLOG_MAX = 50_000;
-
-export function documentKey(model: AnyModel, id: unknown): string {
-  return `outbox:${model.modelName}:${String(id)}`;
-}
 
 /** Runs a task under the lock of one document (the relay's per-document exclusivity). */
 export type Exclusive = <T>(model: AnyModel, id: unknown, task: () => Promise<T>) => Promise<T>;
