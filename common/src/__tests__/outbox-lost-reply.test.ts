@@ -54,7 +54,7 @@ beforeAll(async () => {
   direct = await mongoose.createConnection(uri.toString(), { serverSelectionTimeoutMS: 5_000 }).asPromise();
   uri.port = String(proxy.port);
   // No retried write: on a replica set the driver retries a write once after a network error; this
-  // is the case where the retry failed too (or, as on FerretDB, the server does not retry writes).
+  // is the case where that retry failed too.
   proxied = await mongoose
     .createConnection(uri.toString(), { serverSelectionTimeoutMS: 5_000, retryWrites: false, directConnection: true })
     .asPromise();
