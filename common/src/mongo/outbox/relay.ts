@@ -9,6 +9,7 @@ import { documentKey } from './document-key';
 import { publishEntry, pullEntry, wroteNothing, type AnyModel, type OutboxDocument, type OutboxEntry } from './entry';
 import { Ledger, type OutboxBacklog } from './ledger';
 import { withDefaults, type OutboxRelayOptions, type RelaySettings } from './options';
+import { Ticker } from './ticker';
 import { Tidier } from './tidier';
 
 /**
@@ -27,7 +28,7 @@ export class OutboxRelay {
   /** This relay's id in entries and in its checkpoint; new for every instance (every process start). */
   readonly instanceId = randomUUID();
   private readonly pending = new Set<Promise<unknown>>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly ticker: Ticker;
   private stopped = true;
   private readonly log: Logger;
   private readonly ledger = new Ledger(this.instanceId);
@@ -48,9 +49,10 @@ export class OutboxRelay {
       stopped: () => this.stopped,
       log: this.log,
     });
+    this.ticker = new Ticker(() => this.tick(), opts.retryIntervalMs, opts.idleIntervalMs);
     this.tidier = new Tidier((model, id, task) => this.exclusive(model, id, task), this.log, opts.tidyIdleMs);
     // When the bus comes back, publish what piled up without waiting for the timer.
-    opts.bus.on('connected', () => this.schedule(0));
+    opts.bus.on('connected', () => this.ticker.schedule(0));
   }
 
   /** This relay's entries not yet known to be published: for metrics and health checks. */
@@ -143,7 +145,7 @@ export class OutboxRelay {
     if (seqs.length === 0) return;
     this.ledger.mark(seqs, 'unknown');
     this.checkpoint.schedule();
-    this.schedule(this.opts.retryIntervalMs);
+    this.ticker.retry();
   }
 
   private async flushNow(model: AnyModel, id: unknown, known?: OutboxEntry[]): Promise<boolean> {
@@ -174,7 +176,7 @@ export class OutboxRelay {
         await pullEntry(model, id, entry);
       } catch (err) {
         this.log.warn({ err, subject: entry.subject, eventId: entry.id }, 'outbox publish failed; will retry');
-        this.schedule(this.opts.retryIntervalMs);
+        this.ticker.retry();
         return false;
       }
     }
@@ -223,34 +225,26 @@ export class OutboxRelay {
 
   start(): void {
     this.stopped = false;
-    this.schedule(0);
+    this.ticker.start();
     this.tidier.start();
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), delayMs);
-    this.timer.unref();
-  }
-
-  /** A sweep, then the next one: soon while something is left, else after the idle interval. */
-  private async tick(): Promise<void> {
-    let remaining = 0;
+  /** One tick of the relay's timer: a sweep and a heartbeat. Resolves whether work is left. */
+  private async tick(): Promise<boolean> {
     try {
-      remaining = await this.sweep();
+      const remaining = await this.sweep();
+      await this.checkpoint.heartbeat(this.opts.heartbeatMs);
+      return remaining > 0;
     } catch (err) {
       this.log.warn({ err }, 'outbox sweep failed');
-      remaining = 1;
+      return true;
     }
-    await this.checkpoint.heartbeat(this.opts.heartbeatMs);
-    this.schedule(remaining > 0 ? this.opts.retryIntervalMs : this.opts.idleIntervalMs);
   }
 
   /** Stops the timers, waits for publishes under way and records how far this relay got. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.ticker.stop();
     this.tidier.stop();
     await Promise.allSettled([...this.pending]);
     await this.checkpoint.stop();
