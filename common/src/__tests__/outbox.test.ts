@@ -332,4 +332,66 @@ describe('outbox', () => {
     expect(await GigModel.findById(gig._id).lean()).toMatchObject({ title: 'winner', outbox: [] });
     expect(probe.of(Subjects.TicketUpdated).filter((d) => d.id === String(gig._id))).toEqual([]);
   });
+
+  describe('checkpoints of relays that are gone', () => {
+    const checkpointOf = (id: string) =>
+      GigModel.db.collection<OutboxCheckpoint>(OUTBOX_CHECKPOINTS).findOne({ _id: id });
+
+    it('removes the checkpoint of a stopped relay once no document holds its entries, publishing nothing twice', async () => {
+      const stopped = new OutboxRelay({ bus, models: [GigModel], logger: silentLogger });
+      const gig = new GigModel({ title: 'stopped relay' });
+      stageEvent(gig, Subjects.TicketCreated, created(gig));
+      await stopped.commit(gig);
+      await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id));
+      await stopped.stop();
+      expect(await checkpointOf(stopped.instanceId)).toMatchObject({ stoppedAt: expect.any(Date) });
+      const live = new OutboxRelay({
+        bus,
+        models: [GigModel],
+        logger: silentLogger,
+        idleIntervalMs: 50,
+        tidyIdleMs: 20,
+      });
+
+      live.start();
+
+      await eventually(async () => expect(await checkpointOf(stopped.instanceId)).toBeNull());
+      expect(await outboxOf(gig)).toEqual([]); // tidied first: nobody has to vouch for it any more
+      expect(publishedIds(gig)).toHaveLength(1);
+      await live.stop();
+    });
+
+    it('removes the checkpoint of a crashed relay (no heartbeat) after publishing what it left', async () => {
+      // Never started, so it writes no heartbeat: once its commits are done it is as good as dead.
+      const crashed = new OutboxRelay({ bus, models: [GigModel], logger: silentLogger });
+      const published = new GigModel({ title: 'published before the crash' });
+      stageEvent(published, Subjects.TicketCreated, created(published));
+      await crashed.commit(published);
+      await eventually(async () => expect(await checkpointOf(crashed.instanceId)).toMatchObject({ through: 1 }));
+      // Stored by it but never published when it died (seq 2, past its checkpoint).
+      const left = await GigModel.create({ title: 'left by the crash' });
+      const leftEntry = { id: `left-${String(left._id)}`, subject: Subjects.TicketCreated, data: created(left) };
+      await GigModel.updateOne(
+        { _id: left._id },
+        { $push: { outbox: { ...leftEntry, createdAt: new Date(), relay: crashed.instanceId, seq: 2 } } },
+      );
+      const live = new OutboxRelay({
+        bus,
+        models: [GigModel],
+        logger: silentLogger,
+        idleIntervalMs: 50,
+        tidyIdleMs: 20,
+        staleAfterMs: 300,
+      });
+
+      live.start();
+
+      await eventually(async () => expect(await checkpointOf(crashed.instanceId)).toBeNull());
+      expect(publishedIds(left)).toEqual([leftEntry.id]);
+      expect(publishedIds(published)).toHaveLength(1);
+      expect(await outboxOf(published)).toEqual([]);
+      expect(await outboxOf(left)).toEqual([]);
+      await live.stop();
+    });
+  });
 });

@@ -2,3 +2,4 @@ export * from './infra';
 export * from './probes';
 export * from './service';
 export * from './test-env';
+export * from './tcp-proxy';
