@@ -44,7 +44,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const data = prepareData({ root, ephemeral, dataDir: opts.dataDir, logDir: opts.logDir, env });
     cleanups.push(async () => data.release());
     // The gateway first: a port in use fails at once, not after a build, and until a service is
-    // ready its routes answer 502 (as the Ingress does while a Deployment has no ready pod).
+    // ready its routes answer 503 "starting" (as the Ingress answers 503 while a Deployment has no
+    // ready pod).
     const gateway = await openGateway(opts, live, starting, log);
     cleanups.gateway = gateway;
 
