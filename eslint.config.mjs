@@ -26,7 +26,15 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // Services log through the pino logger in common (structured, with the request id); the dev
+      // and bench CLIs that must print write to process.stdout / process.stderr explicitly.
+      'no-console': 'error',
     },
+  },
+  {
+    files: ['**/*.test.ts'],
+    // A test may print a figure it measured (jest shows console output with the test it came from).
+    rules: { 'no-console': 'off' },
   },
   {
     files: ['**/*.test.ts', '**/testing/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'infra/**/*.ts'],

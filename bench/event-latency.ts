@@ -84,6 +84,11 @@ function summary(values: number[]): { median: number; p99: number } {
   return { median, p99: percentile(sorted, 99) };
 }
 
+/** The report goes to stdout, written directly (no console.* outside tests: see eslint.config.mjs). */
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
 async function main(): Promise<void> {
   const server = await startNatsStreaming({ store: 'memory' });
   const run = randomBytes(4).toString('hex');
@@ -155,12 +160,12 @@ async function main(): Promise<void> {
   const o = summary(ours);
   const p = summary(baseline);
   const ms = (v: number): string => `${v.toFixed(3)} ms`.padStart(10);
-  console.log(`event latency, publish → handler, ${SAMPLES} events one at a time (after ${WARMUP} warm-up)`);
-  console.log(`NATS Streaming at ${server.url}, Node ${process.version}\n`);
-  console.log(`${''.padEnd(34)}${'median'.padStart(10)}${'p99'.padStart(10)}`);
-  console.log(`${'Bus.publish → Listener.onMessage'.padEnd(34)}${ms(o.median)}${ms(o.p99)}`);
-  console.log(`${'plain stan publish → subscription'.padEnd(34)}${ms(p.median)}${ms(p.p99)}`);
-  console.log(
+  print(`event latency, publish → handler, ${SAMPLES} events one at a time (after ${WARMUP} warm-up)`);
+  print(`NATS Streaming at ${server.url}, Node ${process.version}\n`);
+  print(`${''.padEnd(34)}${'median'.padStart(10)}${'p99'.padStart(10)}`);
+  print(`${'Bus.publish → Listener.onMessage'.padEnd(34)}${ms(o.median)}${ms(o.p99)}`);
+  print(`${'plain stan publish → subscription'.padEnd(34)}${ms(p.median)}${ms(p.p99)}`);
+  print(
     `${'ratio (ours / baseline)'.padEnd(34)}${`${(o.median / p.median).toFixed(2)}x`.padStart(10)}${`${(o.p99 / p.p99).toFixed(2)}x`.padStart(10)}`,
   );
 
@@ -173,6 +178,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -65,6 +65,11 @@ async function order(baseUrl: string, ticketId: string): Promise<Sample> {
   return { status: res.status, ms: performance.now() - started, ...(code === undefined ? {} : { code }) };
 }
 
+/** The report goes to stdout, written directly (no console.* outside tests: see eslint.config.mjs). */
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
 async function main(): Promise<void> {
   const [mongo, nats] = await Promise.all([startMongo(), startNatsStreaming({ store: 'memory' })]);
   const run = randomBytes(4).toString('hex');
@@ -117,23 +122,21 @@ async function main(): Promise<void> {
     const reserved = contention.filter((s) => s.status === 400).length;
     const c = latency(contention);
     const b = latency(baseline);
-    console.log(
+    print(
       `order contention: ${ROUNDS} rounds x ${REQUESTS} concurrent POST /api/orders for one ticket ` +
         `(${availableParallelism()} CPUs, Mongo at ${mongo.uri})`,
     );
-    console.log(
-      `  requests ${contention.length}, 201 ${created}, 400 TICKET_RESERVED ${reserved}, other ${unexpected}`,
-    );
-    console.log(
+    print(`  requests ${contention.length}, 201 ${created}, 400 TICKET_RESERVED ${reserved}, other ${unexpected}`);
+    print(
       `  201s per round: ${winnersPerRound.join(' ')}  (exactly one each: ${winnersPerRound.every((n) => n === 1)})`,
     );
-    console.log(`  latency one ticket  (ms): p50 ${c.p50}  p95 ${c.p95}  p99 ${c.p99}  max ${c.max}`);
+    print(`  latency one ticket  (ms): p50 ${c.p50}  p95 ${c.p95}  p99 ${c.p99}  max ${c.max}`);
     const winners = latency(contention.filter((s) => s.status === 201));
-    console.log(`  latency of the 201s (ms): p50 ${winners.p50}  max ${winners.max}`);
-    console.log(
+    print(`  latency of the 201s (ms): p50 ${winners.p50}  max ${winners.max}`);
+    print(
       `  latency baseline    (ms): p50 ${b.p50}  p95 ${b.p95}  p99 ${b.p99}  max ${b.max}  (${REQUESTS} tickets, all 201: ${baseline.every((s) => s.status === 201)})`,
     );
-    console.log(`  p99 ratio one ticket / baseline: ${(c.p99 / b.p99).toFixed(2)}`);
+    print(`  p99 ratio one ticket / baseline: ${(c.p99 / b.p99).toFixed(2)}`);
     if (created !== ROUNDS || unexpected > 0) process.exitCode = 1;
   } finally {
     await new Promise((resolve) => server.close(resolve));
@@ -146,6 +149,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

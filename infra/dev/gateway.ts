@@ -16,6 +16,11 @@ export interface GatewayRoute {
   service: string;
   /** Base URL of the service (http://127.0.0.1:PORT), or undefined while it is not running. */
   target: () => string | undefined;
+  /**
+   * True while the service is being built or started: a request then gets 503 UPSTREAM_STARTING
+   * with Retry-After, not the 502 of a service that is down.
+   */
+  starting?: () => boolean;
 }
 
 export interface GatewayOptions {
@@ -35,14 +40,22 @@ export interface Gateway {
 }
 
 /** Routes of the Ingress, in its order. */
-export function ingressRoutes(targets: Record<string, () => string | undefined>): GatewayRoute[] {
+export function ingressRoutes(
+  targets: Record<string, () => string | undefined>,
+  starting?: (service: string) => boolean,
+): GatewayRoute[] {
   const table: Array<[string, string]> = [
     ['/api/users', 'auth'],
     ['/api/tickets', 'tickets'],
     ['/api/orders', 'orders'],
     ['/api/payments', 'payments'],
   ];
-  return table.map(([prefix, service]) => ({ prefix, service, target: targets[service] ?? (() => undefined) }));
+  return table.map(([prefix, service]) => ({
+    prefix,
+    service,
+    target: targets[service] ?? (() => undefined),
+    ...(starting === undefined ? {} : { starting: () => starting(service) }),
+  }));
 }
 
 // Connection-level headers are meaningful for one hop only (RFC 9110 §7.6.1); forwarding them breaks
@@ -92,7 +105,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     const target = route.target();
     if (target === undefined) {
-      unavailable(res, route.service, 'it is not running');
+      if (route.starting?.() === true) {
+        res.setHeader('retry-after', '2');
+        sendError(
+          res,
+          503,
+          `The ${route.service} service is starting: try again in a few seconds`,
+          'UPSTREAM_STARTING',
+        );
+      } else {
+        unavailable(res, route.service, 'it is not running');
+      }
       req.resume();
       return;
     }

@@ -126,8 +126,8 @@ async function run(args: Args): Promise<void> {
       void stop(signal);
       return;
     }
-    // Copies of one request arrive together (the kernel's parent-death signal, npm and tsx relaying
-    // a Ctrl-C); a second request, later, means: stop waiting. The exit hooks SIGKILL every child.
+    // Copies of one request arrive together (the kernel's parent-death signal, npm relaying a
+    // Ctrl-C); a second request, later, means: stop waiting. The exit hooks SIGKILL every child.
     if (now - firstSignalAt < 1000) return;
     print(`${signal} again: killing everything`);
     process.exit(1);
@@ -183,13 +183,23 @@ function supervise(): void {
   });
   let firstSignalAt: number | undefined;
   const forward = (): void => {
-    // npm and tsx relay the terminal's signal too: copies within a second are the same request.
+    // npm relays the terminal's signal too: copies within a second are the same request.
     const now = Date.now();
     if (firstSignalAt !== undefined && now - firstSignalAt < 1000) return;
     firstSignalAt ??= now;
     child.kill('SIGTERM');
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward);
+  // Whoever started us (npm, a supervisor) may die without passing a signal on (SIGKILL, a shell
+  // that does not forward it): once we are orphaned, stop as if asked to, unless a stop is already
+  // under way (npm exits as soon as it has passed a SIGTERM on; a second one would mean "kill now").
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphanWatch);
+    if (firstSignalAt === undefined) forward();
+  }, 1000);
+  orphanWatch.unref();
   child.on('error', (error) => {
     print(`could not start the stack process: ${error.message}`);
     process.exit(1);

@@ -108,6 +108,28 @@ describe('dev gateway', () => {
     }
   });
 
+  it('answers 503 UPSTREAM_STARTING with Retry-After while the stack is still starting a service', async () => {
+    // What `npm start` serves while it builds and starts the services: orders is on its way, payments
+    // was not written (so it is not coming).
+    const starting = await startGateway({
+      port: 0,
+      routes: ingressRoutes({ orders: () => undefined, payments: () => undefined }, (service) => service === 'orders'),
+    });
+    try {
+      const res = await fetch(`${starting.url}/api/orders`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('2');
+      const body = (await res.json()) as { errors: Array<{ message: string; code: string }> };
+      expect(body.errors[0]).toEqual({
+        code: 'UPSTREAM_STARTING',
+        message: 'The orders service is starting: try again in a few seconds',
+      });
+      expect((await fetch(`${starting.url}/api/payments`)).status).toBe(502);
+    } finally {
+      await starting.close();
+    }
+  });
+
   it('answers a JSON 404 for paths no service owns, including look-alike prefixes', async () => {
     for (const path of ['/', '/api', '/api/usersfoo', '/other']) {
       const res = await fetch(`${gateway.url}${path}`);

@@ -85,7 +85,7 @@ async function runBuild(root: string, workspace: string): Promise<void> {
 }
 
 /** npm as the caller ran it (npm_execpath under `npm start` / `npm test`), else from PATH. */
-function npmCommand(args: string[]): [string, string[]] {
+export function npmCommand(args: string[]): [string, string[]] {
   const execPath = process.env['npm_execpath'];
   if (execPath !== undefined && /npm-cli\.js$/.test(execPath)) return [process.execPath, [execPath, ...args]];
   return [findOnPath('npm') ?? 'npm', args];

@@ -33,14 +33,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const { present, absent } = servicesToRun(root, opts, log);
 
   let stopRequested = false;
+  let startingUp = true;
   const live = new Map<ServiceName, ServiceHandle>();
+  // Until startStack returns, a written service that has not failed is on its way (being built,
+  // waiting for the infrastructure, or connecting): the gateway says so instead of "not running".
+  const starting = (name: ServiceName): boolean =>
+    startingUp && !stopRequested && present.includes(name) && (live.get(name)?.state ?? 'starting') === 'starting';
   const cleanups = new Cleanups(log);
   try {
     const data = prepareData({ root, ephemeral, dataDir: opts.dataDir, logDir: opts.logDir, env });
     cleanups.push(async () => data.release());
     // The gateway first: a port in use fails at once, not after a build, and until a service is
-    // ready its routes answer 502 (as the Ingress does while a Deployment has no ready pod).
-    const gateway = await openGateway(opts, live, log);
+    // ready its routes answer 503 "starting" (as the Ingress answers 503 while a Deployment has no
+    // ready pod).
+    const gateway = await openGateway(opts, live, starting, log);
     cleanups.gateway = gateway;
 
     const buildMs = opts.build === false ? 0 : await buildIfStale(present, log);
@@ -74,6 +80,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     cleanups.push(() => services.stop());
 
     let stopping: Promise<void> | undefined;
+    startingUp = false;
     return {
       baseUrl: gateway.url,
       services: services.handles,
@@ -109,8 +116,13 @@ function servicesToRun(root: string, opts: StackOptions, log: Log): { present: S
   return { present, absent };
 }
 
-/** The Ingress stand-in; a route answers only once its service is ready. */
-async function openGateway(opts: StackOptions, live: Map<ServiceName, ServiceHandle>, log: Log): Promise<Gateway> {
+/** The Ingress stand-in; a route answers only once its service is ready (503 "starting" until then). */
+async function openGateway(
+  opts: StackOptions,
+  live: Map<ServiceName, ServiceHandle>,
+  starting: (name: ServiceName) => boolean,
+  log: Log,
+): Promise<Gateway> {
   const port = opts.port ?? 3000;
   const targets = Object.fromEntries(
     SERVICE_NAMES.map((name) => [
@@ -122,7 +134,8 @@ async function openGateway(opts: StackOptions, live: Map<ServiceName, ServiceHan
     ]),
   );
   const host = opts.host === undefined ? {} : { host: opts.host };
-  return startGateway({ routes: ingressRoutes(targets), port, ...host, log }).catch((error: unknown) => {
+  const isStarting = (service: string): boolean => SERVICE_NAMES.some((name) => name === service && starting(name));
+  return startGateway({ routes: ingressRoutes(targets, isStarting), port, ...host, log }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     throw new Error(
       `Port ${port} is in use: stop whatever listens there, or choose another port (PORT=3001 npm start)`,

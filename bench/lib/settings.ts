@@ -1,0 +1,9 @@
+/** The bench's sizes, shared by its phases (BENCH_SECONDS shortens every load phase). */
+
+export const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+export const CONNECTIONS = 10;
+/** For the list phase, whose every query scans the collection on FerretDB (see phases/list-tickets.ts). */
+export const LIST_CONNECTIONS = 2;
+export const BUYERS = 200;
+export const CONTENTION_ROUNDS = 3;
+export const SCALING_EVENTS = 1_500;
