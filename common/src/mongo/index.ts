@@ -2,5 +2,6 @@ export * from './connect';
 export * from './outbox';
 export * from './version-plugin';
 export * from './run-exclusive';
+export * from './change-record';
 export * from './api-json';
 export * from './group-insert';

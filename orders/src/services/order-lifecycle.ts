@@ -2,11 +2,12 @@ import {
   BadRequestError,
   OrderStatus,
   Subjects,
-  VersionConflictError,
   assertNever,
+  changeRecord,
   fromCents,
   runExclusive,
   stageEvent,
+  type Decision,
   type Logger,
   type OutboxRelay,
 } from '@ticketing/common';
@@ -21,15 +22,17 @@ import type { TicketDoc } from '../models/ticket';
  * decision taken again on fresh data.
  */
 
-const MAX_ATTEMPTS = 5;
-
 /**
  * Runs the changes of one order one after another within this process (see runExclusive in common:
  * FerretDB's conditional updates are not atomic, so two saves guarded by one version could both
  * succeed there). It also keeps a change from racing the relay's removal of the previous event.
  */
 function oneAtATime<T>(orderId: string, task: () => Promise<T>): Promise<T> {
-  return runExclusive(`order:${orderId}`, task);
+  return runExclusive(orderKey(orderId), task);
+}
+
+function orderKey(orderId: string): string {
+  return `order:${orderId}`;
 }
 
 function isDuplicateKey(err: unknown): boolean {
@@ -68,33 +71,19 @@ export async function createOrder(
   return order;
 }
 
-interface Decision<R> {
-  outcome: R;
-  /** True when `decide` changed the order (and staged its event): it must be saved. */
-  changed: boolean;
-}
-
-/** Loads the order, lets `decide` change it, saves; null when there is no such order. */
-function transition<R>(
+/** Loads the order, lets `decide` change it, saves (see changeRecord); null when there is no such order. */
+async function transition<R>(
   relay: OutboxRelay,
   orderId: string,
   decide: (order: OrderDoc) => Decision<R> | null,
 ): Promise<{ order: OrderDoc; outcome: R } | null> {
-  return oneAtATime(orderId, async () => {
-    for (let attempt = 1; ; attempt += 1) {
-      const order = await Order.findById(orderId);
-      if (order === null) return null;
-      const decision = decide(order);
-      if (decision === null) return null;
-      if (!decision.changed) return { order, outcome: decision.outcome };
-      try {
-        await relay.commit(order);
-        return { order, outcome: decision.outcome };
-      } catch (err) {
-        if (!(err instanceof VersionConflictError) || attempt >= MAX_ATTEMPTS) throw err;
-      }
-    }
+  const result = await changeRecord({
+    key: orderKey(orderId), // the key oneAtATime takes: changes of one order run one at a time
+    load: () => Order.findById(orderId),
+    decide,
+    commit: (order) => relay.commit(order),
   });
+  return result === null ? null : { order: result.doc, outcome: result.outcome };
 }
 
 export type CancelOutcome = 'cancelled' | 'already-cancelled' | 'complete';
