@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ErrorCode } from '../../common/src/errors/codes';
 
 /**
  * The dev stack's stand-in for the Kubernetes Ingress (infra/k8s/ingress.yaml): one port, requests
@@ -225,6 +226,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function sendError(res: ServerResponse, status: number, message: string, code: string): void {
+function sendError(res: ServerResponse, status: number, message: string, code: ErrorCode): void {
   sendJson(res, status, { errors: [{ message, code }] });
 }

@@ -1,10 +1,10 @@
-import { AppError } from '@ticketing/common';
+import { AppError, type ErrorCode } from '@ticketing/common';
 
 /** The card was refused (declined, or it needs an authentication this API cannot run). */
 export class PaymentDeclinedError extends AppError {
   readonly statusCode = 402;
 
-  constructor(message: string, code = 'PAYMENT_DECLINED') {
+  constructor(message: string, code: ErrorCode = 'PAYMENT_DECLINED') {
     super(message, code);
   }
 }
@@ -15,7 +15,7 @@ export class PaymentProviderError extends AppError {
 
   constructor(
     message = 'The payment provider refused the request; no payment was recorded',
-    code = 'PAYMENT_PROVIDER_ERROR',
+    code: ErrorCode = 'PAYMENT_PROVIDER_ERROR',
   ) {
     super(message, code);
   }

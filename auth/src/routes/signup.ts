@@ -1,4 +1,4 @@
-import { BadRequestError, signUserToken, validateRequest } from '@ticketing/common';
+import { BadRequestError, isDuplicateKeyError, signUserToken, validateRequest } from '@ticketing/common';
 import { Router, type RequestHandler } from 'express';
 import { body } from 'express-validator';
 import { User } from '../models/user';
@@ -30,7 +30,7 @@ export function signupRouter(jwtKey: string, expiresInSeconds: number, limiter: 
           passwordHash: await hashPassword(password),
         });
       } catch (err) {
-        if ((err as { code?: unknown }).code === 11000) {
+        if (isDuplicateKeyError(err)) {
           throw new BadRequestError('Email in use', 'EMAIL_IN_USE', 'email');
         }
         throw err;

@@ -25,7 +25,7 @@ unreachable.on('error', () => {});
 
 const router = express.Router();
 router.get('/boom/app', () => {
-  throw new BadRequestError('Seat already taken', 'SEAT_TAKEN', 'seat');
+  throw new BadRequestError('Seat already taken', 'TICKET_RESERVED', 'seat');
 });
 router.get('/boom/not-found', () => {
   throw new NotFoundError('Ticket not found', 'TICKET_NOT_FOUND');
@@ -34,7 +34,7 @@ router.get('/boom/forbidden', () => {
   throw new ForbiddenError();
 });
 router.get('/boom/conflict', async () => {
-  throw new ConflictError('Taken', 'TAKEN');
+  throw new ConflictError('Taken', 'VERSION_CONFLICT');
 });
 router.get('/boom/bug', async () => {
   throw new TypeError("Cannot read properties of undefined (reading 'secret internals')");
@@ -88,13 +88,13 @@ describe('the central error handler', () => {
     const res = await request(app).get('/boom/app');
 
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ errors: [{ message: 'Seat already taken', code: 'SEAT_TAKEN', field: 'seat' }] });
+    expect(res.body).toEqual({ errors: [{ message: 'Seat already taken', code: 'TICKET_RESERVED', field: 'seat' }] });
   });
 
   it.each([
     ['/boom/not-found', 404, 'TICKET_NOT_FOUND'],
     ['/boom/forbidden', 403, 'FORBIDDEN'],
-    ['/boom/conflict', 409, 'TAKEN'],
+    ['/boom/conflict', 409, 'VERSION_CONFLICT'],
   ])('maps %s to %i %s', async (path, status, code) => {
     const res = await request(app).get(path);
 

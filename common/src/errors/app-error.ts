@@ -1,7 +1,9 @@
+import type { ErrorCode } from './codes';
+
 export interface SerializedError {
   message: string;
   field?: string;
-  code?: string;
+  code?: ErrorCode;
 }
 
 export interface ErrorBody {
@@ -18,7 +20,7 @@ export abstract class AppError extends Error {
 
   protected constructor(
     message: string,
-    readonly code: string,
+    readonly code: ErrorCode,
   ) {
     super(message);
     this.name = new.target.name;
@@ -34,7 +36,7 @@ export class BadRequestError extends AppError {
 
   constructor(
     message: string,
-    code = 'BAD_REQUEST',
+    code: ErrorCode = 'BAD_REQUEST',
     readonly field?: string,
   ) {
     super(message, code);
@@ -50,7 +52,7 @@ export class BadRequestError extends AppError {
 export class NotFoundError extends AppError {
   readonly statusCode = 404;
 
-  constructor(message = 'Not found', code = 'NOT_FOUND') {
+  constructor(message = 'Not found', code: ErrorCode = 'NOT_FOUND') {
     super(message, code);
   }
 }
@@ -58,7 +60,7 @@ export class NotFoundError extends AppError {
 export class NotAuthorizedError extends AppError {
   readonly statusCode = 401;
 
-  constructor(message = 'Not authorized', code = 'NOT_AUTHORIZED') {
+  constructor(message = 'Not authorized', code: ErrorCode = 'NOT_AUTHORIZED') {
     super(message, code);
   }
 }
@@ -66,7 +68,7 @@ export class NotAuthorizedError extends AppError {
 export class ForbiddenError extends AppError {
   readonly statusCode = 403;
 
-  constructor(message = 'Forbidden', code = 'FORBIDDEN') {
+  constructor(message = 'Forbidden', code: ErrorCode = 'FORBIDDEN') {
     super(message, code);
   }
 }
@@ -74,7 +76,7 @@ export class ForbiddenError extends AppError {
 export class ConflictError extends AppError {
   readonly statusCode = 409;
 
-  constructor(message: string, code = 'CONFLICT') {
+  constructor(message: string, code: ErrorCode = 'CONFLICT') {
     super(message, code);
   }
 }
@@ -82,7 +84,7 @@ export class ConflictError extends AppError {
 export class ServiceUnavailableError extends AppError {
   readonly statusCode = 503;
 
-  constructor(message = 'Service temporarily unavailable, try again shortly', code = 'SERVICE_UNAVAILABLE') {
+  constructor(message = 'Service temporarily unavailable, try again shortly', code: ErrorCode = 'SERVICE_UNAVAILABLE') {
     super(message, code);
   }
 }

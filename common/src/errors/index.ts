@@ -1,1 +1,4 @@
 export * from './app-error';
+export * from './codes';
+export * from './to-app-error';
+export * from './report';

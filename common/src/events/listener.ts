@@ -1,5 +1,6 @@
 import type { Message } from 'node-nats-streaming';
 import type { Logger } from 'pino';
+import { reportError } from '../errors';
 import { requestContext } from '../log';
 import type { Bus } from './bus';
 import type { BusEvent, EventEnvelope } from './events';
@@ -117,8 +118,11 @@ export abstract class Listener<E extends BusEvent> {
       if (err instanceof RetryLaterError)
         this.log.info({ eventId: ctx.eventId, reason: err.message }, 'event deferred');
       else
-        this.log.error(
-          { err, eventId: ctx.eventId, sequence: ctx.sequence },
+        reportError(
+          this.log,
+          err,
+          'listener',
+          { eventId: ctx.eventId, sequence: ctx.sequence },
           'event handling failed; will be redelivered',
         );
     }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { reportError } from '../errors';
 
 export interface ShutdownStep {
   name: string;
@@ -81,10 +82,11 @@ export function handleShutdown(opts: {
 /** Last-resort handlers: a stray rejection is logged, never a silent crash loop. */
 export function installProcessHandlers(logger: Logger): void {
   process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled promise rejection');
+    reportError(logger, reason, 'process', {}, 'unhandled promise rejection');
   });
   process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception; exiting');
+    // The process state is unknown after it, so it exits (and is restarted by its supervisor).
+    reportError(logger, err, 'process', {}, 'uncaught exception; exiting');
     process.exit(1);
   });
 }

@@ -1,6 +1,7 @@
 import {
   apiJson,
   insertGrouped,
+  isDuplicateKeyError,
   toCents,
   updateIfVersion,
   versionPlugin,
@@ -61,10 +62,6 @@ export type ReplicaOutcome =
   /** The replica has not seen version - 1 yet (or not the ticket at all): the event must wait. */
   | 'future';
 
-function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
-}
-
 export async function applyTicketCreated(data: TicketCreatedEvent['data']): Promise<ReplicaOutcome> {
   try {
     // Events of one turn share one insert (group commit): a burst of ticket:created is many
@@ -81,7 +78,7 @@ export async function applyTicketCreated(data: TicketCreatedEvent['data']): Prom
     return 'applied';
   } catch (err) {
     // The owner's id is our _id, so a second ticket:created for it is a redelivery, not an error.
-    if (isDuplicateKey(err)) return 'stale';
+    if (isDuplicateKeyError(err)) return 'stale';
     throw err;
   }
 }

@@ -5,6 +5,7 @@ import {
   assertNever,
   changeRecord,
   fromCents,
+  isDuplicateKeyError,
   runExclusive,
   stageEvent,
   type Decision,
@@ -35,10 +36,6 @@ function orderKey(orderId: string): string {
   return `order:${orderId}`;
 }
 
-function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
-}
-
 export async function createOrder(
   relay: OutboxRelay,
   input: { userId: string; ticket: TicketDoc; expiresAt: Date },
@@ -65,7 +62,8 @@ export async function createOrder(
     // triggered by order:created (an expiration, a payment) waits until the relay has popped it.
     await oneAtATime(order._id.toHexString(), () => relay.commit(order));
   } catch (err) {
-    if (isDuplicateKey(err)) throw new BadRequestError('The ticket is already reserved', 'TICKET_RESERVED', 'ticketId');
+    if (isDuplicateKeyError(err))
+      throw new BadRequestError('The ticket is already reserved', 'TICKET_RESERVED', 'ticketId');
     throw err;
   }
   return order;
@@ -172,7 +170,7 @@ export async function requestRefund(
     await RefundRequest.create({ _id: payment.id, orderId, stripeId: payment.stripeId, reason });
   } catch (err) {
     // Already recorded by an earlier delivery of the same payment:created.
-    if (isDuplicateKey(err)) return;
+    if (isDuplicateKeyError(err)) return;
     throw err;
   }
   logger.warn(

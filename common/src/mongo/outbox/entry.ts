@@ -3,7 +3,7 @@ import mongoose, { Schema, type Model } from 'mongoose';
 import type { Bus } from '../../events/bus';
 import type { EventData } from '../../events/events';
 import type { Subjects } from '../../events/subjects';
-import { VersionConflictError } from '../../errors';
+import { VersionConflictError, isDuplicateKeyError } from '../../errors';
 import { currentRequestId } from '../../log';
 
 /**
@@ -78,7 +78,7 @@ export async function pullEntry(model: AnyModel, id: unknown, entry: OutboxEntry
 /** Errors of a save that prove nothing was written (so its entries never existed). */
 export function wroteNothing(err: unknown): boolean {
   if (err instanceof mongoose.Error.ValidationError || err instanceof VersionConflictError) return true;
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+  return isDuplicateKeyError(err);
 }
 
 /** Publishes the entry's event with its own id, time and request id (stable across re-publishes). */
