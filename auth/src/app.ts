@@ -13,6 +13,7 @@ export function buildApp(config: AuthConfig, logger: Logger, readiness: Readines
     logger,
     jwtKey: config.JWT_KEY,
     secureCookies: config.NODE_ENV === 'production',
+    trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,
     routers: [
       signupRouter(config.JWT_KEY, config.JWT_EXPIRES_IN_SECONDS, rateLimit(limit)),

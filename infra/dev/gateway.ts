@@ -194,6 +194,10 @@ class UpstreamTimeout extends Error {}
 function forwardedHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
   const headers: http.OutgoingHttpHeaders = withoutHopByHop(req.headers);
   const clientIp = req.socket.remoteAddress ?? '';
+  // Appends the address it sees to whatever the client sent, as ingress-nginx does with
+  // compute-full-forwarded-for (by default it replaces the header with that address): either way the
+  // rightmost entry is the one a proxy of ours wrote, which is what the services trust
+  // (TRUST_PROXY_HOPS=1), and a client's own entries stay to its left, ignored.
   const prior = req.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = prior === undefined || prior === '' ? clientIp : `${String(prior)}, ${clientIp}`;
   headers['x-forwarded-proto'] = 'http';

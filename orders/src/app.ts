@@ -7,7 +7,8 @@ import { showOrderRouter } from './routes/show-order';
 import { updateOrderRouter } from './routes/update-order';
 
 export function buildApp(
-  config: Pick<OrdersConfig, 'JWT_KEY' | 'NODE_ENV' | 'EXPIRATION_WINDOW_SECONDS'>,
+  config: Pick<OrdersConfig, 'JWT_KEY' | 'NODE_ENV' | 'EXPIRATION_WINDOW_SECONDS'> &
+    Partial<Pick<OrdersConfig, 'TRUST_PROXY_HOPS'>>,
   logger: Logger,
   readiness: ReadinessChecks,
   relay: OutboxRelay,
@@ -16,6 +17,7 @@ export function buildApp(
     logger,
     jwtKey: config.JWT_KEY,
     secureCookies: config.NODE_ENV === 'production',
+    trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,
     routers: [
       newOrderRouter(relay, config.EXPIRATION_WINDOW_SECONDS),

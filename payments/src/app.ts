@@ -5,7 +5,7 @@ import { newPaymentRouter } from './routes/new-payment';
 import type { PaymentDeps } from './services/pay-order';
 
 export function buildApp(
-  config: Pick<PaymentsConfig, 'JWT_KEY' | 'NODE_ENV'>,
+  config: Pick<PaymentsConfig, 'JWT_KEY' | 'NODE_ENV'> & Partial<Pick<PaymentsConfig, 'TRUST_PROXY_HOPS'>>,
   logger: Logger,
   readiness: ReadinessChecks,
   deps: Omit<PaymentDeps, 'logger'>,
@@ -14,6 +14,7 @@ export function buildApp(
     logger,
     jwtKey: config.JWT_KEY,
     secureCookies: config.NODE_ENV === 'production',
+    trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,
     routers: [newPaymentRouter({ ...deps, logger })],
   });

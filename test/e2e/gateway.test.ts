@@ -99,6 +99,13 @@ describe('dev gateway', () => {
     expect(replaced.headers['x-request-id']).not.toBe('bad id with spaces');
   });
 
+  it('appends the address it sees to the X-Forwarded-For the client sent, so that entry is last', async () => {
+    const echo = (await (
+      await fetch(`${gateway.url}/api/users/x`, { headers: { 'x-forwarded-for': '203.0.113.9' } })
+    ).json()) as Echo;
+    expect(echo.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+  });
+
   it('answers 502 UPSTREAM_UNAVAILABLE in the API error shape when a service is down or absent', async () => {
     for (const path of ['/api/orders', '/api/payments']) {
       const res = await fetch(`${gateway.url}${path}`, { method: 'POST', body: '{}' });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { eventually, testDatabaseName } from '@ticketing/common/testing';
-import { startStack, type Stack } from '../../infra/dev/stack';
+import { startStack, type Stack, type StackOptions } from '../../infra/dev/stack';
 
 /**
  * End-to-end helpers: the whole system as separate processes (infra/dev/stack/) behind the gateway,
@@ -24,8 +24,12 @@ function requireEnv(name: string): string {
   return value;
 }
 
-export async function startE2eStack(env: Record<string, string> = {}): Promise<Stack> {
+export async function startE2eStack(
+  env: Record<string, string> = {},
+  opts: Pick<StackOptions, 'services'> = {},
+): Promise<Stack> {
   return startStack({
+    ...opts,
     port: 0,
     ephemeral: true,
     // Dozens of test users sign up from 127.0.0.1 within a minute: lift auth's per-IP limit.

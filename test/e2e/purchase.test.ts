@@ -54,6 +54,10 @@ describe('buying a ticket', () => {
 
     const ticket = await sellTicket(seller, 42.5);
     expect(ticket).toMatchObject({ price: 42.5, userId: expect.any(String) as string });
+    // The orders replica knows the seller from ticket:created: no buying from yourself.
+    const own = await orderWhenKnown(seller, ticket.id);
+    expect(own.status).toBe(400);
+    expect(errorCode(own)).toBe('CANNOT_BUY_OWN_TICKET');
 
     const created = await orderWhenKnown(buyer, ticket.id);
     expect(created.status).toBe(201);

@@ -7,7 +7,7 @@ import { showTicketRouter } from './routes/show-ticket';
 import { updateTicketRouter } from './routes/update-ticket';
 
 export interface TicketsAppDeps {
-  config: Pick<TicketsConfig, 'JWT_KEY' | 'NODE_ENV'>;
+  config: Pick<TicketsConfig, 'JWT_KEY' | 'NODE_ENV'> & Partial<Pick<TicketsConfig, 'TRUST_PROXY_HOPS'>>;
   logger: Logger;
   readiness: ReadinessChecks;
   /** Stores changes with their events and publishes them (see OutboxRelay). */
@@ -19,6 +19,7 @@ export function buildApp({ config, logger, readiness, relay }: TicketsAppDeps): 
     logger,
     jwtKey: config.JWT_KEY,
     secureCookies: config.NODE_ENV === 'production',
+    trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,
     routers: [newTicketRouter(relay), listTicketsRouter, showTicketRouter, updateTicketRouter(relay)],
   });

@@ -4,7 +4,8 @@ import type { RequestHandler } from 'express';
 /**
  * A fixed-window limit per client IP, in memory: enough to blunt password guessing against one
  * instance. With several replicas each keeps its own count (a shared store such as Redis would make
- * the limit global; auth has no Redis today). The IP is the one the ingress reports (trust proxy).
+ * the limit global; auth has no Redis today). The IP is the one our own proxy appended to
+ * X-Forwarded-For (createApp trusts TRUST_PROXY_HOPS hops), not one the client claims.
  */
 export function rateLimit(opts: { limit: number; windowMs: number; now?: () => number }): RequestHandler {
   const now = opts.now ?? Date.now;

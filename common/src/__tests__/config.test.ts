@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       ...validEnv,
       PORT: 3000,
       NODE_ENV: 'development',
+      TRUST_PROXY_HOPS: 1,
       NATS_CLUSTER_ID: 'ticketing',
       NATS_CLIENT_ID: undefined,
     });

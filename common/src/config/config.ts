@@ -96,9 +96,14 @@ export const busConfigSpec = {
   NATS_CLIENT_ID: optionalStr(),
 } as const;
 
+/** The ingress (or the dev gateway) in front of every service: one proxy hop. */
+export const DEFAULT_TRUST_PROXY_HOPS = 1;
+
 export const httpConfigSpec = {
   PORT: int({ default: 3000, min: 0, max: 65535 }),
   NODE_ENV: str({ default: 'development', oneOf: ['development', 'production', 'test'] }),
+  // How many proxies in front of the service append to X-Forwarded-For (see createApp).
+  TRUST_PROXY_HOPS: int({ default: DEFAULT_TRUST_PROXY_HOPS, min: 0, max: 10 }),
 } as const;
 
 export const jwtConfigSpec = {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cookieSession from 'cookie-session';
 import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
+import { DEFAULT_TRUST_PROXY_HOPS } from '../config';
 import { requestContext } from '../log';
 import { currentUser } from './current-user';
 import { errorHandler, notFound } from './error-handler';
@@ -17,6 +18,11 @@ export interface AppOptions {
   secureCookies: boolean;
   readiness: ReadinessChecks;
   routers: Router[];
+  /**
+   * How many proxies in front of the service append to X-Forwarded-For (TRUST_PROXY_HOPS): the
+   * ingress, or the gateway of `npm start`. 1 when absent.
+   */
+  trustProxyHops?: number;
 }
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;
@@ -32,8 +38,12 @@ export function createApp(opts: AppOptions): Express {
   // No ETag: Express would hash every JSON body (writes included) for a header an API client with a
   // session cookie has no use for.
   app.set('etag', false);
-  // The ingress (or the dev gateway) terminates TLS; trust it so secure cookies are set.
-  app.set('trust proxy', true);
+  // Trust exactly the proxies we run, counted from the service: the client address is the entry the
+  // last of them appended to X-Forwarded-For, and whatever the client itself put in the header (to
+  // pick its own rate-limit bucket) is ignored. The same hops are trusted for X-Forwarded-Proto, so
+  // secure cookies are still set behind the ingress's TLS. `true` would take the leftmost entry: the
+  // client's own claim.
+  app.set('trust proxy', opts.trustProxyHops ?? DEFAULT_TRUST_PROXY_HOPS);
   app.use(securityHeaders());
   app.use((req, res, next) => {
     const header = req.header('x-request-id');

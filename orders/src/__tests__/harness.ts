@@ -71,12 +71,14 @@ export function buyer(): TestUser {
 }
 
 /** A ticket in the replica, as ticket:created would have stored it. */
-export function buildTicket(attrs: { title?: string; price?: number; version?: number } = {}): Promise<TicketDoc> {
+export function buildTicket(
+  attrs: { title?: string; price?: number; version?: number; userId?: string } = {},
+): Promise<TicketDoc> {
   return Ticket.create({
     _id: newId(),
     title: attrs.title ?? 'Concert',
     priceCents: Math.round((attrs.price ?? 20) * 100),
-    userId: newId(),
+    userId: attrs.userId ?? newId(),
     version: attrs.version ?? 0,
   });
 }

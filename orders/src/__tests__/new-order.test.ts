@@ -110,6 +110,18 @@ describe('POST /api/orders', () => {
     await eventually(async () => expect(await unpublishedOf(res.body.id as string)).toBe(0));
   });
 
+  it('rejects the seller ordering their own ticket with 400 CANNOT_BUY_OWN_TICKET, and holds nothing', async () => {
+    const seller = buyer();
+    const ticket = await buildTicket({ userId: seller.id });
+
+    const res = await order(seller, ticket.id).expect(400);
+
+    expect(res.body.errors[0]).toMatchObject({ code: 'CANNOT_BUY_OWN_TICKET', field: 'ticketId' });
+    expect(await Order.countDocuments({ ticket: ticket._id })).toBe(0);
+    // The ticket stays free for everyone else.
+    await order(buyer(), ticket.id).expect(201);
+  });
+
   it('rejects a ticket that is already reserved with 400 TICKET_RESERVED', async () => {
     const ticket = await buildTicket();
     await order(buyer(), ticket.id).expect(201);

@@ -1,4 +1,11 @@
-import { NotFoundError, requireAuth, userOf, validateRequest, type OutboxRelay } from '@ticketing/common';
+import {
+  BadRequestError,
+  NotFoundError,
+  requireAuth,
+  userOf,
+  validateRequest,
+  type OutboxRelay,
+} from '@ticketing/common';
 import { Router } from 'express';
 import { body } from 'express-validator';
 import { Ticket } from '../models/ticket';
@@ -19,9 +26,15 @@ export function newOrderRouter(relay: OutboxRelay, expirationWindowSeconds: numb
       const { ticketId } = req.body as { ticketId: string };
       const ticket = await Ticket.findById(ticketId);
       if (ticket === null) throw new NotFoundError('Ticket not found', 'TICKET_NOT_FOUND');
+      const user = userOf(req);
+      // The replica carries the seller (ticket events do): buying from yourself would only hold the
+      // ticket away from real buyers and charge a card for nothing.
+      if (ticket.userId === user.id) {
+        throw new BadRequestError('You cannot order your own ticket', 'CANNOT_BUY_OWN_TICKET', 'ticketId');
+      }
       // Whether the ticket is free is decided by the insert itself (see createOrder), never by a read here.
       const order = await createOrder(relay, {
-        userId: userOf(req).id,
+        userId: user.id,
         ticket,
         expiresAt: new Date(Date.now() + expirationWindowSeconds * 1000),
       });
