@@ -35,6 +35,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       ...validEnv,
       PORT: 3000,
+      METRICS_PORT: 9464,
       NODE_ENV: 'development',
       NATS_CLUSTER_ID: 'ticketing',
       NATS_CLIENT_ID: undefined,

@@ -98,6 +98,8 @@ export const busConfigSpec = {
 
 export const httpConfigSpec = {
   PORT: int({ default: 3000, min: 0, max: 65535 }),
+  // Prometheus's /metrics, on a port of its own that the Ingress does not route (see listenMetrics).
+  METRICS_PORT: int({ default: 9464, min: 0, max: 65535 }),
   NODE_ENV: str({ default: 'development', oneOf: ['development', 'production', 'test'] }),
 } as const;
 

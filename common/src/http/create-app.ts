@@ -3,6 +3,7 @@ import cookieSession from 'cookie-session';
 import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import { requestContext } from '../log';
+import { httpMetrics } from '../metrics';
 import { currentUser } from './current-user';
 import { errorHandler, notFound } from './error-handler';
 import { healthRoutes, type ReadinessChecks } from './health';
@@ -22,7 +23,7 @@ export interface AppOptions {
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 /**
- * The shape every service shares: security headers, request ids (taken from X-Request-Id when the
+ * The shape every service shares: request metrics, security headers, request ids (taken from X-Request-Id when the
  * gateway sent a sane one), JSON bodies, the session cookie, health routes, the service's routers,
  * a JSON 404 and the central error handler. No I/O happens here, so supertest can import the app.
  */
@@ -34,6 +35,7 @@ export function createApp(opts: AppOptions): Express {
   app.set('etag', false);
   // The ingress (or the dev gateway) terminates TLS; trust it so secure cookies are set.
   app.set('trust proxy', true);
+  app.use(httpMetrics());
   app.use(securityHeaders());
   app.use((req, res, next) => {
     const header = req.header('x-request-id');
