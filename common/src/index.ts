@@ -4,5 +4,6 @@ export * from './events';
 export * from './http';
 export * from './lifecycle';
 export * from './log';
+export * from './metrics';
 export * from './money';
 export * from './mongo';

@@ -1,4 +1,4 @@
-import { connectServiceBus, createLogger, listenHttp, runService } from '@ticketing/common';
+import { connectServiceBus, createLogger, listenHttp, listenMetrics, runService } from '@ticketing/common';
 import { buildApp } from './app';
 import { loadExpirationConfig } from './config';
 import { OrderCancelledListener } from './events/listeners/order-cancelled-listener';
@@ -11,6 +11,8 @@ const logger = createLogger('expiration');
 
 runService('expiration', logger, async () => {
   const config = loadExpirationConfig();
+  // First, so Prometheus sees the process (and its start-up) even while it waits for its servers.
+  const metrics = await listenMetrics(config.METRICS_PORT, 'expiration', logger);
   const bus = await connectServiceBus('expiration', config, logger);
 
   const publisher = new ExpirationCompletePublisher(bus);
@@ -37,5 +39,7 @@ runService('expiration', logger, async () => {
     // The worker finishes the publishes under way before the bus goes.
     { name: 'queue', close: () => expirations.close() },
     { name: 'bus', close: () => bus.close() },
+    // Last: a scrape during the drain still answers.
+    metrics.step,
   ];
 });

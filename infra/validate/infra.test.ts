@@ -608,6 +608,44 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     }
   });
 
+  it('let Prometheus scrape every service pod on a metrics port of its own (annotations, METRICS_PORT)', () => {
+    for (const service of SERVICES) {
+      const deployment = workloads.find((w) => w.kind === 'Deployment' && w.metadata.name === `${service}-depl`);
+      const template = workloadSpec(deployment!).template;
+      const annotations = (template.metadata as Metadata).annotations ?? {};
+      expect({ service, annotations }).toEqual({
+        service,
+        annotations: expect.objectContaining({
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': '9464',
+          'prometheus.io/path': '/metrics',
+        }),
+      });
+      const container = template.spec.containers.find((c) => c.name === service)!;
+      expect(container.ports).toEqual(expect.arrayContaining([{ name: 'metrics', containerPort: 9464 }]));
+      expect(container.env).toEqual(expect.arrayContaining([{ name: 'METRICS_PORT', value: '9464' }]));
+    }
+  });
+
+  it('keep /metrics and the dev status page off the public entry (no Service or Ingress path reaches them)', () => {
+    // The metrics port is reached pod to pod only: no Service publishes it, so no Ingress can route it.
+    for (const service of services) {
+      for (const port of serviceSpec(service).ports) {
+        expect({ service: service.metadata.name, port: port.targetPort }).not.toEqual({
+          service: service.metadata.name,
+          port: 'metrics',
+        });
+        expect(port.port).not.toBe(9464);
+      }
+    }
+    // ingress-nginx matches use-regex paths case-insensitively from the start of the URI.
+    const paths = ofKind('Ingress').flatMap((i) => (i.spec as IngressSpec).rules.flatMap((r) => r.http.paths));
+    for (const url of ['/metrics', '/_status', '/_status.json', '/healthz', '/readyz']) {
+      const routedBy = paths.filter((p) => new RegExp(`^${p.path}`, 'i').test(url)).map((p) => p.path);
+      expect({ url, routedBy }).toEqual({ url, routedBy: [] });
+    }
+  });
+
   it('apply each NetworkPolicy to pods that exist', () => {
     const podLabels = workloads.map((w) => workloadSpec(w).template.metadata.labels);
     for (const policy of ofKind('NetworkPolicy')) {

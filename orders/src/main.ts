@@ -5,6 +5,7 @@ import {
   createLogger,
   isMongoConnected,
   listenHttp,
+  listenMetrics,
   runService,
 } from '@ticketing/common';
 import mongoose from 'mongoose';
@@ -22,6 +23,8 @@ const logger = createLogger('orders');
 
 runService('orders', logger, async () => {
   const config = loadOrdersConfig();
+  // First, so Prometheus sees the process (and its start-up) even while it waits for its servers.
+  const metrics = await listenMetrics(config.METRICS_PORT, 'orders', logger);
   await connectMongo(config.MONGO_URI, { logger });
   // The unique ticketLock index is what prevents double booking: it must exist before the first order.
   await Promise.all([Order.init(), Ticket.init(), RefundRequest.init()]);
@@ -41,5 +44,7 @@ runService('orders', logger, async () => {
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },
     { name: 'mongo', close: () => mongoose.disconnect() },
+    // Last: a scrape during the drain still answers.
+    metrics.step,
   ];
 });

@@ -5,6 +5,7 @@ import {
   createLogger,
   isMongoConnected,
   listenHttp,
+  listenMetrics,
   runService,
 } from '@ticketing/common';
 import mongoose from 'mongoose';
@@ -21,6 +22,8 @@ const logger = createLogger('payments');
 
 runService('payments', logger, async () => {
   const config = loadPaymentsConfig();
+  // First, so Prometheus sees the process (and its start-up) even while it waits for its servers.
+  const metrics = await listenMetrics(config.METRICS_PORT, 'payments', logger);
   await connectMongo(config.MONGO_URI, { logger });
   // The unique orderId index is what lets only one of concurrent payments of an order charge.
   await Promise.all([Order.init(), Payment.init()]);
@@ -45,5 +48,7 @@ runService('payments', logger, async () => {
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },
     { name: 'mongo', close: () => mongoose.disconnect() },
+    // Last: a scrape during the drain still answers.
+    metrics.step,
   ];
 });

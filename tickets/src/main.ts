@@ -5,6 +5,7 @@ import {
   createLogger,
   isMongoConnected,
   listenHttp,
+  listenMetrics,
   runService,
 } from '@ticketing/common';
 import mongoose from 'mongoose';
@@ -19,6 +20,8 @@ const logger = createLogger('tickets');
 
 runService('tickets', logger, async () => {
   const config = loadTicketsConfig();
+  // First, so Prometheus sees the process (and its start-up) even while it waits for its servers.
+  const metrics = await listenMetrics(config.METRICS_PORT, 'tickets', logger);
   await connectMongo(config.MONGO_URI, { logger });
   await Ticket.init();
   const bus = await connectServiceBus('tickets', config, logger);
@@ -42,5 +45,7 @@ runService('tickets', logger, async () => {
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },
     { name: 'mongo', close: () => mongoose.disconnect() },
+    // Last: a scrape during the drain still answers.
+    metrics.step,
   ];
 });

@@ -35,6 +35,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       ...validEnv,
       PORT: 3000,
+      METRICS_PORT: 9464,
       NODE_ENV: 'development',
       TRUST_PROXY_HOPS: 1,
       NATS_CLUSTER_ID: 'ticketing',

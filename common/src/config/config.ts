@@ -101,6 +101,8 @@ export const DEFAULT_TRUST_PROXY_HOPS = 1;
 
 export const httpConfigSpec = {
   PORT: int({ default: 3000, min: 0, max: 65535 }),
+  // Prometheus's /metrics, on a port of its own that the Ingress does not route (see listenMetrics).
+  METRICS_PORT: int({ default: 9464, min: 0, max: 65535 }),
   NODE_ENV: str({ default: 'development', oneOf: ['development', 'production', 'test'] }),
   // How many proxies in front of the service append to X-Forwarded-For (see createApp).
   TRUST_PROXY_HOPS: int({ default: DEFAULT_TRUST_PROXY_HOPS, min: 0, max: 10 }),

@@ -2,6 +2,7 @@ import type { Message } from 'node-nats-streaming';
 import type { Logger } from 'pino';
 import { reportError } from '../errors';
 import { requestContext } from '../log';
+import { eventHandlingDuration, eventLag, secondsSince, type EventOutcome } from '../metrics';
 import type { Bus } from './bus';
 import type { BusEvent, EventEnvelope } from './events';
 import { isValidEventData } from './validate';
@@ -12,6 +13,8 @@ export interface MessageContext {
   redelivered: boolean;
   sequence: number;
   requestId?: string;
+  /** When the event was published (its envelope's time); undefined if the envelope had none readable. */
+  publishedAt?: Date;
 }
 
 /**
@@ -97,23 +100,38 @@ export abstract class Listener<E extends BusEvent> {
   }
 
   private async handle(msg: Message): Promise<void> {
+    const end = eventHandlingDuration.startTimer({ subject: this.subject, queue_group: this.queueGroupName });
+    const outcome = await this.handleOnce(msg);
+    end({ outcome });
+  }
+
+  private async handleOnce(msg: Message): Promise<EventOutcome> {
     const envelope = parseEnvelope(msg.getData());
     if (envelope === undefined || !isValidEventData(this.subject, envelope.data)) {
       this.log.error({ sequence: msg.getSequence(), raw: String(msg.getData()).slice(0, 500) }, 'poison message acked');
       this.ack(msg);
-      return;
+      return 'poison';
     }
+    const publishedAt = typeof envelope.time === 'string' ? new Date(envelope.time) : undefined;
     const ctx: MessageContext = {
       eventId: envelope.id,
       redelivered: msg.isRedelivered(),
       sequence: msg.getSequence(),
       ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
+      ...(publishedAt === undefined || Number.isNaN(publishedAt.getTime()) ? {} : { publishedAt }),
     };
     try {
       await requestContext.run({ requestId: envelope.requestId ?? envelope.id }, () =>
         this.onMessage(envelope.data as E['data'], ctx),
       );
       this.ack(msg);
+      if (ctx.publishedAt !== undefined) {
+        eventLag.observe(
+          { subject: this.subject, queue_group: this.queueGroupName },
+          secondsSince(ctx.publishedAt.getTime()),
+        );
+      }
+      return 'acked';
     } catch (err) {
       if (err instanceof RetryLaterError)
         this.log.info({ eventId: ctx.eventId, reason: err.message }, 'event deferred');
@@ -125,6 +143,7 @@ export abstract class Listener<E extends BusEvent> {
           { eventId: ctx.eventId, sequence: ctx.sequence },
           'event handling failed; will be redelivered',
         );
+      return 'retried';
     }
   }
 }

@@ -4,6 +4,7 @@ import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_TRUST_PROXY_HOPS } from '../config';
 import { requestContext } from '../log';
+import { httpMetrics } from '../metrics';
 import { currentUser } from './current-user';
 import { errorHandler, notFound } from './error-handler';
 import { healthRoutes, type ReadinessChecks } from './health';
@@ -28,7 +29,7 @@ export interface AppOptions {
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 /**
- * The shape every service shares: security headers, request ids (taken from X-Request-Id when the
+ * The shape every service shares: request metrics, security headers, request ids (taken from X-Request-Id when the
  * gateway sent a sane one), JSON bodies, the session cookie, health routes, the service's routers,
  * a JSON 404 and the central error handler. No I/O happens here, so supertest can import the app.
  */
@@ -44,6 +45,7 @@ export function createApp(opts: AppOptions): Express {
   // secure cookies are still set behind the ingress's TLS. `true` would take the leftmost entry: the
   // client's own claim.
   app.set('trust proxy', opts.trustProxyHops ?? DEFAULT_TRUST_PROXY_HOPS);
+  app.use(httpMetrics());
   app.use(securityHeaders());
   app.use((req, res, next) => {
     const header = req.header('x-request-id');

@@ -1,4 +1,4 @@
-import type { Logger } from '@ticketing/common';
+import { Gauge, Histogram, LAG_BUCKETS, metricsRegistry, secondsSince, type Logger } from '@ticketing/common';
 import { Queue, Worker, type Job, type JobsOptions, type RedisClient } from 'bullmq';
 
 export interface ExpirationJobData {
@@ -36,6 +36,36 @@ const ATTEMPTS = 100_000;
 const KEEP_COMPLETED = { age: 24 * 3600 };
 const KEEP_FAILED = { age: 7 * 24 * 3600 };
 
+const JOB_STATES = ['delayed', 'waiting', 'active', 'failed'] as const;
+/** The queues open in this process (one in the service; tests open several). */
+const openQueues = new Set<ExpirationQueue>();
+
+// Asked of Redis at scrape time; a Redis that does not answer within a second leaves no series
+// (Prometheus sees the gap) rather than a stale count.
+new Gauge({
+  name: 'expiration_queue_jobs',
+  help: 'Expiration jobs in Redis by state: delayed (not due yet), waiting (due), active (firing), failed',
+  labelNames: ['state'] as const,
+  registers: [metricsRegistry],
+  async collect() {
+    this.reset();
+    const totals = new Map<string, number>();
+    for (const queue of openQueues) {
+      const counts = await queue.jobCounts(1_000);
+      if (counts === undefined) continue;
+      for (const state of JOB_STATES) totals.set(state, (totals.get(state) ?? 0) + (counts[state] ?? 0));
+    }
+    for (const [state, count] of totals) this.set({ state }, count);
+  },
+});
+
+const expirationLateness = new Histogram({
+  name: 'expiration_lateness_seconds',
+  help: "From an order's expiresAt to its expiration:complete being published (retries included)",
+  buckets: LAG_BUCKETS,
+  registers: [metricsRegistry],
+});
+
 /**
  * The delayed jobs behind order expiry: one job per order, whose id is the order id, due at the
  * order's expiresAt. Jobs live in Redis, so a restart of the service (or of the worker) loses none:
@@ -55,6 +85,7 @@ export class ExpirationQueue {
       connection: { url: opts.redisUrl },
       prefix: opts.prefix,
     });
+    openQueues.add(this);
     // Without a listener an 'error' event (Redis away) would crash the process.
     this.queue.on('error', (err) => this.log.warn({ err }, 'queue connection error'));
   }
@@ -119,6 +150,7 @@ export class ExpirationQueue {
     });
     worker.on('completed', (job) => {
       const latenessMs = Date.now() - new Date(job.data.expiresAt).getTime();
+      expirationLateness.observe(secondsSince(new Date(job.data.expiresAt).getTime()));
       this.log.info({ orderId: job.data.orderId, latenessMs }, 'order expired');
     });
     this.clients.push(await worker.waitUntilReady());
@@ -129,8 +161,22 @@ export class ExpirationQueue {
     return this.clients.length > 0 && this.clients.every((client) => client.status === 'ready');
   }
 
+  /** Jobs by state, or undefined if Redis does not answer within timeoutMs. */
+  async jobCounts(timeoutMs: number): Promise<Record<string, number> | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+    try {
+      return await Promise.race([this.queue.getJobCounts(...JOB_STATES), timeout]);
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Lets running jobs finish (their publishes are awaited), then closes both Redis connections. */
   async close(): Promise<void> {
+    openQueues.delete(this);
     await this.worker?.close();
     await this.queue.close();
   }

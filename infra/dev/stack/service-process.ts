@@ -2,6 +2,7 @@ import path from 'node:path';
 import { repoRoot } from '../../../common/src/testing/infra';
 import { expectHttp200 } from '../../../common/src/testing/infra-probes';
 import {
+  freePort,
   spawnManaged,
   startOnFreePort,
   waitUntilReady,
@@ -21,6 +22,8 @@ export interface LaunchOptions {
   env: (port: number) => NodeJS.ProcessEnv;
   /** A fixed port (a restarted service keeps its address); a free one when absent. */
   port?: number;
+  /** The port of its /metrics (METRICS_PORT); a free one when absent. */
+  metricsPort?: number;
   /** When readiness must have been reached (Date.now() time). */
   deadline: number;
   /** How often /readyz is asked; 100 ms by default. */
@@ -28,7 +31,7 @@ export interface LaunchOptions {
   /** Each line the service writes, as it arrives. */
   onLine?: (line: string) => void;
   /** Called once per spawn (a port clash spawns again, on another port), before readiness. */
-  onSpawn?: (proc: ManagedProcess, port: number) => void;
+  onSpawn?: (proc: ManagedProcess, port: number, metricsPort: number) => void;
 }
 
 export interface LaunchedService {
@@ -36,6 +39,9 @@ export interface LaunchedService {
   port: number;
   /** http://127.0.0.1:PORT */
   url: string;
+  /** Where its Prometheus metrics are: http://127.0.0.1:METRICS_PORT/metrics */
+  metricsUrl: string;
+  metricsPort: number;
 }
 
 /**
@@ -46,17 +52,20 @@ export async function launchService(name: ServiceName, opts: LaunchOptions): Pro
   const root = repoRoot();
   const main = path.join(root, name, 'dist', 'main.js');
   return startOnFreePort(opts.port, async (port) => {
+    // Five services on one host cannot share the default 9464: each gets a port of its own (a clash
+    // is an "address already in use" like the API port's, retried on new ports).
+    const metricsPort = opts.metricsPort ?? (await freePort());
     const proc = spawnManaged(name, process.execPath, [main], {
       cwd: path.join(root, name),
-      env: opts.env(port),
+      env: { ...opts.env(port), METRICS_PORT: String(metricsPort) },
       ...(opts.onLine === undefined ? {} : { onLine: opts.onLine }),
     });
-    opts.onSpawn?.(proc, port);
+    opts.onSpawn?.(proc, port, metricsPort);
     const url = `http://127.0.0.1:${port}`;
     await waitUntilReady(proc, `${name} on port ${port}`, () => expectHttp200(`${url}/readyz`), {
       timeoutMs: Math.max(0, opts.deadline - Date.now()),
       intervalMs: opts.intervalMs ?? 100,
     });
-    return { proc, port, url };
+    return { proc, port, url, metricsPort, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
   });
 }

@@ -87,7 +87,18 @@ export function serviceEnv(args: {
 }
 
 function newHandle(name: ServiceName, logFile: string, tail: () => string = () => ''): ServiceHandle {
-  return { name, url: '', port: 0, pid: undefined, state: 'starting', readyInMs: undefined, logFile, note: '', tail };
+  return {
+    name,
+    url: '',
+    port: 0,
+    metricsUrl: '',
+    pid: undefined,
+    state: 'starting',
+    readyInMs: undefined,
+    logFile,
+    note: '',
+    tail,
+  };
 }
 
 interface RunningService {
@@ -105,10 +116,12 @@ async function startService(name: ServiceName, args: ServicesArgs): Promise<Runn
   const handle = newHandle(name, logFile, () => lastLines(current?.output() ?? '', TAIL_LINES));
   args.register(handle);
 
-  const onSpawn = (proc: ManagedProcess, port: number): void => {
+  const onSpawn = (proc: ManagedProcess, port: number, metricsPort: number): void => {
     current = proc;
     spawnedAt = Date.now();
-    Object.assign(handle, { pid: proc.pid, port, url: `http://127.0.0.1:${port}`, state: 'starting' });
+    const url = `http://127.0.0.1:${port}`;
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    Object.assign(handle, { pid: proc.pid, port, url, metricsUrl, state: 'starting' });
     const msg = `--- started by the dev stack on port ${port} (pid ${proc.pid ?? '?'})`;
     file.write(`${JSON.stringify({ level: 30, time: Date.now(), msg })}\n`);
     void proc.exited.then((info) => {

@@ -68,6 +68,8 @@ export interface ServiceHandle {
   /** http://127.0.0.1:PORT ('' when skipped). */
   url: string;
   port: number;
+  /** http://127.0.0.1:METRICS_PORT/metrics ('' when skipped), never behind the gateway. */
+  metricsUrl: string;
   pid: number | undefined;
   state: ServiceState;
   /** Milliseconds from spawn to a 200 on /readyz. */

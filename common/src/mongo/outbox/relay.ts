@@ -8,6 +8,7 @@ import { readCheckpointRows, removeGoneCheckpoints, toCheckpoints } from './chec
 import { documentKey } from './document-key';
 import { publishEntry, pullEntry, wroteNothing, type AnyModel, type OutboxDocument, type OutboxEntry } from './entry';
 import { Ledger, type OutboxBacklog } from './ledger';
+import { trackRelay } from './outbox-metrics';
 import { withDefaults, type OutboxRelayOptions, type RelaySettings } from './options';
 import { Ticker } from './ticker';
 import { Tidier } from './tidier';
@@ -35,6 +36,7 @@ export class OutboxRelay {
   private readonly checkpoint: CheckpointWriter;
   private readonly tidier: Tidier;
   private readonly opts: RelaySettings;
+  private untrack = (): void => undefined;
 
   constructor(options: OutboxRelayOptions) {
     const opts = withDefaults(options);
@@ -225,6 +227,8 @@ export class OutboxRelay {
 
   start(): void {
     this.stopped = false;
+    // Its backlog shows in /metrics (outbox_pending_entries, ...) while it runs.
+    this.untrack = trackRelay(this);
     this.ticker.start();
     this.tidier.start();
   }
@@ -244,6 +248,7 @@ export class OutboxRelay {
   /** Stops the timers, waits for publishes under way and records how far this relay got. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.untrack();
     this.ticker.stop();
     this.tidier.stop();
     await Promise.allSettled([...this.pending]);

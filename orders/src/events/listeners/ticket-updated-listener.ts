@@ -1,9 +1,11 @@
 import {
   Listener,
   Subjects,
+  observeReplicaApplied,
   type Bus,
   type ListenerOptions,
   type Logger,
+  type MessageContext,
   type TicketUpdatedEvent,
 } from '@ticketing/common';
 import { ticketSequencer } from '../ticket-sequencer';
@@ -34,8 +36,9 @@ export class TicketUpdatedListener extends Listener<TicketUpdatedEvent> {
     this.holdMs = Math.floor(Math.max(1_000, opts.ackWaitMs ?? this.ackWaitMs) * 0.75);
   }
 
-  async onMessage(data: TicketUpdatedEvent['data']): Promise<void> {
+  async onMessage(data: TicketUpdatedEvent['data'], ctx?: MessageContext): Promise<void> {
     const outcome = await ticketSequencer.submit(data, this.holdMs);
+    if (outcome === 'applied') observeReplicaApplied('tickets', this.subject, ctx?.publishedAt);
     if (outcome === 'stale')
       this.log.debug({ ticketId: data.id, version: data.version }, 'stale ticket:updated ignored');
   }

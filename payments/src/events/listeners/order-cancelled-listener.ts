@@ -2,9 +2,11 @@ import {
   Listener,
   OrderStatus,
   Subjects,
+  observeReplicaApplied,
   type Bus,
   type ListenerOptions,
   type Logger,
+  type MessageContext,
   type OrderCancelledEvent,
 } from '@ticketing/common';
 import type Stripe from 'stripe';
@@ -29,8 +31,9 @@ export class OrderCancelledListener extends Listener<OrderCancelledEvent> {
     super(bus, logger, opts);
   }
 
-  async onMessage(data: OrderCancelledEvent['data']): Promise<void> {
-    await applyOrderEvent(data, (order) => order.set('status', OrderStatus.Cancelled));
+  async onMessage(data: OrderCancelledEvent['data'], ctx?: MessageContext): Promise<void> {
+    const outcome = await applyOrderEvent(data, (order) => order.set('status', OrderStatus.Cancelled));
+    if (outcome === 'applied') observeReplicaApplied('orders', this.subject, ctx?.publishedAt);
     // Also on a redelivery ('stale'): the earlier delivery may have stored the cancellation and then
     // failed at Stripe. The refund must come after the cancellation is stored (see pay-order.ts).
     const order = await Order.findById(data.id).select({ status: 1 }).lean<{ status: OrderStatus }>();

@@ -1,4 +1,11 @@
-import { Listener, OrderStatus, Subjects, type OrderCompletedEvent } from '@ticketing/common';
+import {
+  Listener,
+  OrderStatus,
+  Subjects,
+  observeReplicaApplied,
+  type MessageContext,
+  type OrderCompletedEvent,
+} from '@ticketing/common';
 import { applyOrderEvent } from '../../models/order';
 import { queueGroupName } from './queue-group-name';
 
@@ -7,7 +14,8 @@ export class OrderCompletedListener extends Listener<OrderCompletedEvent> {
   readonly subject = Subjects.OrderCompleted;
   readonly queueGroupName = queueGroupName;
 
-  async onMessage(data: OrderCompletedEvent['data']): Promise<void> {
-    await applyOrderEvent(data, (order) => order.set('status', OrderStatus.Complete));
+  async onMessage(data: OrderCompletedEvent['data'], ctx?: MessageContext): Promise<void> {
+    const outcome = await applyOrderEvent(data, (order) => order.set('status', OrderStatus.Complete));
+    if (outcome === 'applied') observeReplicaApplied('orders', this.subject, ctx?.publishedAt);
   }
 }

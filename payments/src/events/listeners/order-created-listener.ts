@@ -1,4 +1,12 @@
-import { Listener, Subjects, insertGrouped, toCents, type OrderCreatedEvent } from '@ticketing/common';
+import {
+  Listener,
+  Subjects,
+  insertGrouped,
+  observeReplicaApplied,
+  toCents,
+  type MessageContext,
+  type OrderCreatedEvent,
+} from '@ticketing/common';
 import { Order } from '../../models/order';
 import { queueGroupName } from './queue-group-name';
 
@@ -7,7 +15,7 @@ export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
   readonly subject = Subjects.OrderCreated;
   readonly queueGroupName = queueGroupName;
 
-  async onMessage(data: OrderCreatedEvent['data']): Promise<void> {
+  async onMessage(data: OrderCreatedEvent['data'], ctx?: MessageContext): Promise<void> {
     try {
       // Shares one insert with the other orders arriving meanwhile (group commit, see insertGrouped).
       await insertGrouped(
@@ -20,6 +28,7 @@ export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
           version: data.version,
         }),
       );
+      observeReplicaApplied('orders', this.subject, ctx?.publishedAt);
     } catch (err) {
       // Already in the replica: a redelivery, acked and ignored.
       if ((err as { code?: unknown }).code === 11000) return;

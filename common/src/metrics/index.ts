@@ -1,0 +1,5 @@
+export * from './registry';
+export * from './http-metrics';
+export * from './event-metrics';
+export * from './server';
+export * from './parse';
