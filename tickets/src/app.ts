@@ -5,6 +5,7 @@ import { listTicketsRouter } from './routes/list-tickets';
 import { newTicketRouter } from './routes/new-ticket';
 import { showTicketRouter } from './routes/show-ticket';
 import { updateTicketRouter } from './routes/update-ticket';
+import type { TicketListing } from './services/listing';
 
 export interface TicketsAppDeps {
   config: Pick<TicketsConfig, 'JWT_KEY' | 'NODE_ENV'> & Partial<Pick<TicketsConfig, 'TRUST_PROXY_HOPS'>>;
@@ -12,15 +13,17 @@ export interface TicketsAppDeps {
   readiness: ReadinessChecks;
   /** Stores changes with their events and publishes them (see OutboxRelay). */
   relay: OutboxRelay;
+  /** The order of the tickets for sale, kept by this replica (see TicketListing). */
+  listing: TicketListing;
 }
 
-export function buildApp({ config, logger, readiness, relay }: TicketsAppDeps): Express {
+export function buildApp({ config, logger, readiness, relay, listing }: TicketsAppDeps): Express {
   return createApp({
     logger,
     jwtKey: config.JWT_KEY,
     secureCookies: config.NODE_ENV === 'production',
     trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,
-    routers: [newTicketRouter(relay), listTicketsRouter, showTicketRouter, updateTicketRouter(relay)],
+    routers: [newTicketRouter(relay), listTicketsRouter(listing), showTicketRouter, updateTicketRouter(relay)],
   });
 }

@@ -15,6 +15,7 @@ import { OrderCancelledListener } from './events/listeners/order-cancelled-liste
 import { OrderCompletedListener } from './events/listeners/order-completed-listener';
 import { OrderCreatedListener } from './events/listeners/order-created-listener';
 import { Ticket } from './models/ticket';
+import { startTicketListing } from './services/listing';
 
 const logger = createLogger('tickets');
 
@@ -34,14 +35,19 @@ runService('tickets', logger, async () => {
   new OrderCancelledListener(bus, logger, relay).listen();
   new OrderCompletedListener(bus, logger, relay).listen();
 
+  // Before the app answers: the listing is complete once its first scan is done.
+  const { listing, stop: stopListing } = await startTicketListing(bus, logger);
+
   const app = buildApp({
     config,
     logger,
     readiness: { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
     relay,
+    listing,
   });
   return [
     listenHttp(app, config.PORT, 'tickets', logger),
+    { name: 'listing', close: () => Promise.resolve(stopListing()) },
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },
     { name: 'mongo', close: () => mongoose.disconnect() },

@@ -31,6 +31,12 @@ export interface SubscriptionSpec {
   queueGroup?: string;
   ackWaitMs: number;
   maxInFlight: number;
+  /**
+   * Where a subscription starts: 'all' (the default) replays the channel's history to a group that
+   * never read it; 'new' takes only what is published from now on (a plain subscription that keeps
+   * an in-memory view current, and reads the history from the database instead).
+   */
+  deliver?: 'all' | 'new';
 }
 
 interface Registration {
@@ -173,12 +179,9 @@ export class Bus extends EventEmitter {
   }
 
   private subscribeOn(stan: Stan, { spec, onMessage }: Registration): void {
-    const options = stan
-      .subscriptionOptions()
-      .setDeliverAllAvailable()
-      .setManualAckMode(true)
-      .setAckWait(spec.ackWaitMs)
-      .setMaxInFlight(spec.maxInFlight);
+    const options = stan.subscriptionOptions();
+    if (spec.deliver !== 'new') options.setDeliverAllAvailable();
+    options.setManualAckMode(true).setAckWait(spec.ackWaitMs).setMaxInFlight(spec.maxInFlight);
     const channel = this.channel(spec.subject);
     const subscription =
       spec.queueGroup === undefined

@@ -61,6 +61,12 @@ export abstract class Listener<E extends BusEvent> {
   /** How long the server waits for an ack before delivering the message again. */
   protected ackWaitMs = 5_000;
   protected maxInFlight = 64;
+  /**
+   * True for a listener that every replica runs for itself, on a plain subscription taking only new
+   * events, to keep an in-memory view current (the view reads the history from the database). False
+   * for the usual one delivery per service, shared by its replicas (the durable queue group).
+   */
+  protected readonly everyReplica: boolean = false;
   protected readonly log: Logger;
 
   constructor(
@@ -80,7 +86,7 @@ export abstract class Listener<E extends BusEvent> {
     this.bus.subscribe(
       {
         subject: this.subject,
-        queueGroup: this.queueGroupName,
+        ...(this.everyReplica ? { deliver: 'new' as const } : { queueGroup: this.queueGroupName }),
         // The streaming server refuses ack waits under one second.
         ackWaitMs: Math.max(1_000, this.overrides.ackWaitMs ?? this.ackWaitMs),
         maxInFlight: this.overrides.maxInFlight ?? this.maxInFlight,

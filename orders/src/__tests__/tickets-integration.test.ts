@@ -56,7 +56,9 @@ interface TicketsModules {
     logger: Logger;
     readiness: ReadinessChecks;
     relay: OutboxRelay;
+    listing: unknown;
   }): Express;
+  startTicketListing(bus: Bus, logger: Logger, opts?: ListenerOptions): Promise<{ listing: unknown; stop(): void }>;
   OrderCreatedListener: TicketsListener;
   OrderCancelledListener: TicketsListener;
   OrderCompletedListener: TicketsListener;
@@ -80,7 +82,9 @@ async function loadTickets(): Promise<TicketsModules> {
     const cancelled = await ticketsModule('events/listeners/order-cancelled-listener');
     const completed = await ticketsModule('events/listeners/order-completed-listener');
     const model = await ticketsModule('models/ticket');
+    const listing = await ticketsModule('services/listing');
     modules = {
+      startTicketListing: listing['startTicketListing'] as TicketsModules['startTicketListing'],
       mongoose: (await import('mongoose')).default,
       buildApp: app['buildApp'] as TicketsModules['buildApp'],
       OrderCreatedListener: created['OrderCreatedListener'] as TicketsListener,
@@ -98,8 +102,15 @@ interface TicketsService {
 }
 
 async function startTicketsService(): Promise<TicketsService> {
-  const { mongoose, buildApp, OrderCreatedListener, OrderCancelledListener, OrderCompletedListener, Ticket } =
-    await loadTickets();
+  const {
+    mongoose,
+    buildApp,
+    startTicketListing,
+    OrderCreatedListener,
+    OrderCancelledListener,
+    OrderCompletedListener,
+    Ticket,
+  } = await loadTickets();
   const database = `${testDatabaseName().slice(0, 34)}_tk`;
   await mongoose.connect(withDatabase(process.env['TEST_MONGO_URI']!, database), { serverSelectionTimeoutMS: 5_000 });
   await Ticket.init();
@@ -110,9 +121,17 @@ async function startTicketsService(): Promise<TicketsService> {
   new OrderCreatedListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
   new OrderCancelledListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
   new OrderCompletedListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
+  const { listing, stop } = await startTicketListing(bus, silentLogger, { ackWaitMs: 1_000 });
   return {
-    app: buildApp({ config: { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' }, logger: silentLogger, readiness: {}, relay }),
+    app: buildApp({
+      config: { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' },
+      logger: silentLogger,
+      readiness: {},
+      relay,
+      listing,
+    }),
     async close() {
+      stop();
       await relay.stop();
       await bus.close();
       await mongoose.connection.dropDatabase();

@@ -25,6 +25,7 @@ import { buildApp } from '../app';
 import { OrderCancelledListener } from '../events/listeners/order-cancelled-listener';
 import { OrderCompletedListener } from '../events/listeners/order-completed-listener';
 import { OrderCreatedListener } from '../events/listeners/order-created-listener';
+import { startTicketListing } from '../services/listing';
 import { Ticket, buildTicket, stageTicketCreated, type TicketDoc, type TicketJson } from '../models/ticket';
 
 /**
@@ -52,11 +53,13 @@ export async function startTickets(
     new OrderCancelledListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
     new OrderCompletedListener(bus, silentLogger, relay, { ackWaitMs: 1_000 }).listen();
   }
+  const { listing, stop: stopListing } = await startTicketListing(bus, silentLogger, { ackWaitMs: 1_000 });
   const app = buildApp({
     config: { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' },
     logger: silentLogger,
     readiness: { bus: () => bus.isConnected },
     relay,
+    listing,
   });
   return {
     app,
@@ -64,6 +67,7 @@ export async function startTickets(
     relay,
     probe,
     close: async () => {
+      stopListing();
       await relay.stop();
       await bus.close();
     },

@@ -1,8 +1,18 @@
-import { closeTestMongo, connectTestMongo } from '@ticketing/common/testing';
+import { Publisher, Subjects, type TicketCreatedEvent, type TicketUpdatedEvent } from '@ticketing/common';
+import { closeTestMongo, connectTestMongo, eventually } from '@ticketing/common/testing';
 import request from 'supertest';
 import { Ticket, type TicketJson } from '../models/ticket';
 import { encodeCursor } from '../routes/list-tickets';
-import { newId, startTickets, storeTicket, type TicketsHarness } from './helpers';
+import { changeTicket } from '../services/ticket-lifecycle';
+import { createTicket, newId, startTickets, storeTicket, type TicketsHarness } from './helpers';
+
+class TicketCreatedPublisher extends Publisher<TicketCreatedEvent> {
+  readonly subject = Subjects.TicketCreated;
+}
+
+class TicketUpdatedPublisher extends Publisher<TicketUpdatedEvent> {
+  readonly subject = Subjects.TicketUpdated;
+}
 
 interface Page {
   tickets: TicketJson[];
@@ -30,7 +40,7 @@ beforeEach(async () => {
 async function storeMany(count: number): Promise<string[]> {
   const ids: string[] = [];
   // One at a time: ids then grow in creation order, which is the listing's order (newest first).
-  for (let i = 0; i < count; i += 1) ids.push(String((await storeTicket({ title: `Ticket ${i}` }))._id));
+  for (let i = 0; i < count; i += 1) ids.push((await createTicket(svc.app, undefined, { title: `Ticket ${i}` })).id);
   return ids;
 }
 
@@ -84,19 +94,67 @@ describe('GET /api/tickets', () => {
   });
 
   it('lists only tickets that no order holds', async () => {
-    const free = await storeTicket({ title: 'Free' });
-    await storeTicket({ title: 'Reserved', orderId: newId() });
+    const free = await createTicket(svc.app, undefined, { title: 'Free' });
+    const reserved = await createTicket(svc.app, undefined, { title: 'Reserved' });
+    await changeTicket(svc.relay, reserved.id, (t) => {
+      t.orderId = newId();
+      return true;
+    });
 
     const page = await getPage();
 
     expect(page.tickets.map((t) => t.title)).toEqual(['Free']);
-    expect(page.tickets[0]).toEqual({
-      id: String(free._id),
-      title: 'Free',
-      price: 20,
-      userId: free.userId,
+    expect(page.tickets[0]).toEqual({ id: free.id, title: 'Free', price: 20, userId: free.userId, version: 0 });
+  });
+
+  it('lists a ticket another replica stored, from its ticket:created event', async () => {
+    // Stored by another process: this replica learns of it only from the bus.
+    const elsewhere = await storeTicket({ title: 'Elsewhere' });
+    await new TicketCreatedPublisher(svc.bus).publish({
+      id: String(elsewhere._id),
       version: 0,
+      title: 'Elsewhere',
+      price: 20,
+      userId: elsewhere.userId,
     });
+
+    await eventually(async () => expect((await getPage()).tickets.map((t) => t.title)).toEqual(['Elsewhere']));
+  });
+
+  it('drops a ticket another replica reserved, from its ticket:updated event', async () => {
+    const ticket = await createTicket(svc.app, undefined, { title: 'Soon held' });
+    const orderId = newId();
+    await Ticket.updateOne({ _id: ticket.id }, { $set: { orderId }, $inc: { version: 1 } });
+    await new TicketUpdatedPublisher(svc.bus).publish({ ...ticket, version: 1, orderId });
+
+    await eventually(async () => expect((await getPage()).tickets).toEqual([]));
+  });
+
+  it('skips a ticket the database says is held even before any event says so, and one deleted by hand', async () => {
+    const kept = await createTicket(svc.app, undefined, { title: 'Kept' });
+    const held = await createTicket(svc.app, undefined, { title: 'Held' });
+    const deleted = await createTicket(svc.app, undefined, { title: 'Deleted' });
+    // Written behind the service's back: the listing still has both, the stored copies say otherwise.
+    await Ticket.updateOne({ _id: held.id }, { $set: { orderId: newId() }, $inc: { version: 1 } });
+    await Ticket.deleteOne({ _id: deleted.id });
+
+    const page = await getPage({ limit: '1' });
+    expect(page.tickets.map((t) => t.title)).toEqual(['Kept']);
+    expect(page.nextCursor).toBeNull();
+    expect(kept.version).toBe(0);
+  });
+
+  it('lists, after a start, the tickets stored before it (the listing reads the collection at start)', async () => {
+    const before = await storeTicket({ title: 'Stored before the start' });
+    await storeTicket({ title: 'Held before the start', orderId: newId() });
+
+    const restarted = await startTickets();
+    try {
+      const res = await request(restarted.app).get('/api/tickets').expect(200);
+      expect((res.body as Page).tickets.map((t) => t.id)).toEqual([String(before._id)]);
+    } finally {
+      await restarted.close();
+    }
   });
 
   it('accepts the maximum limit of 100', async () => {

@@ -11,6 +11,7 @@ import request from 'supertest';
 import { buildApp } from '../app';
 import { Ticket } from '../models/ticket';
 import { newId, signin, startTickets, unpublishedOf, type TicketsHarness } from './helpers';
+import { TicketListing } from '../services/listing';
 
 let svc: TicketsHarness;
 
@@ -146,6 +147,7 @@ describe('POST /api/tickets', () => {
       logger: silentLogger,
       readiness: {},
       relay: downRelay,
+      listing: new TicketListing(silentLogger),
     });
 
     const res = await request(app).post('/api/tickets').set('Cookie', signin()).send({ title: 'Outage', price: 7 });

@@ -1,7 +1,7 @@
 import { BadRequestError, validateRequest } from '@ticketing/common';
 import { Router } from 'express';
 import { query } from 'express-validator';
-import { Ticket } from '../models/ticket';
+import type { TicketListing } from '../services/listing';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -27,27 +27,25 @@ const isPageSize = (value: unknown): boolean =>
 /**
  * Tickets for sale (those no order holds), newest first, one page at a time. Paging by id
  * (`_id < cursor`) rather than by offset keeps pages stable while tickets are added or reserved.
+ * The order comes from this replica's listing (see TicketListing), the tickets from bare `_id`
+ * reads, so a page costs the same over a hundred tickets or a million.
  */
-export const listTicketsRouter = Router().get(
-  '/api/tickets',
-  query('limit').optional().custom(isPageSize).withMessage(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`),
-  query('cursor')
-    .optional()
-    .custom((value: unknown) => typeof value === 'string')
-    .withMessage('cursor must be a single string'),
-  validateRequest,
-  async (req, res) => {
-    const { limit: rawLimit, cursor } = req.query as { limit?: string; cursor?: string };
-    const limit = rawLimit === undefined ? DEFAULT_PAGE_SIZE : Number(rawLimit);
-    const filter: Record<string, unknown> = { orderId: { $exists: false } };
-    if (cursor !== undefined) filter['_id'] = { $lt: decodeCursor(cursor) };
-    // One extra row tells whether another page exists without a second query.
-    const rows = await Ticket.find(filter)
-      .sort({ _id: -1 })
-      .limit(limit + 1);
-    const tickets = rows.slice(0, limit);
-    const last = tickets[tickets.length - 1];
-    const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(String(last._id)) : null;
-    res.json({ tickets, nextCursor });
-  },
-);
+export function listTicketsRouter(listing: TicketListing): Router {
+  return Router().get(
+    '/api/tickets',
+    query('limit').optional().custom(isPageSize).withMessage(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`),
+    query('cursor')
+      .optional()
+      .custom((value: unknown) => typeof value === 'string')
+      .withMessage('cursor must be a single string'),
+    validateRequest,
+    async (req, res) => {
+      const { limit: rawLimit, cursor } = req.query as { limit?: string; cursor?: string };
+      const limit = rawLimit === undefined ? DEFAULT_PAGE_SIZE : Number(rawLimit);
+      const { tickets, more } = await listing.page(limit, cursor === undefined ? undefined : decodeCursor(cursor));
+      const last = tickets[tickets.length - 1];
+      const nextCursor = more && last !== undefined ? encodeCursor(String(last._id)) : null;
+      res.json({ tickets, nextCursor });
+    },
+  );
+}

@@ -18,6 +18,22 @@ import {
  * a concurrent write by common's changeRecord.
  */
 
+/** Told of every ticket this process stores, right after the save (the listing keeps current). */
+export type StoredObserver = (ticket: TicketDoc) => void;
+
+const observers = new Set<StoredObserver>();
+
+/** Registers an observer of this process's saves; returns the function that removes it. */
+export function onTicketStored(observer: StoredObserver): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
+async function commitTicket(relay: OutboxRelay, ticket: TicketDoc): Promise<void> {
+  await relay.commit(ticket);
+  for (const observer of observers) observer(ticket);
+}
+
 /**
  * Edits the ticket in place and says whether it changed anything (false: nothing is written and
  * no event is published).
@@ -44,7 +60,7 @@ async function decideOnTicket<R>(
       if (decision.changed) stageTicketUpdated(ticket);
       return decision;
     },
-    commit: (ticket) => relay.commit(ticket),
+    commit: (ticket) => commitTicket(relay, ticket),
     ...(maxAttempts === undefined ? {} : { maxAttempts }),
   });
   return result === null ? null : { ticket: result.doc, outcome: result.outcome };
@@ -73,7 +89,7 @@ export async function changeTicket(
 export async function createTicket(relay: OutboxRelay, attrs: TicketAttrs): Promise<TicketDoc> {
   const ticket = buildTicket(attrs);
   stageTicketCreated(ticket);
-  await relay.commit(ticket);
+  await commitTicket(relay, ticket);
   return ticket;
 }
 
