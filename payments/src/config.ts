@@ -34,6 +34,12 @@ export const paymentsConfigSpec = {
   /** The Stripe client's own retries of a request that failed on the network (same idempotency key). */
   STRIPE_MAX_NETWORK_RETRIES: int({ default: 2, min: 0, max: 10 }),
   STRIPE_TIMEOUT_MS: int({ default: 20_000, min: 100 }),
+  /** Time between the reconciler's passes over unknown and stale pending payments. */
+  RECONCILE_INTERVAL_MS: int({ default: 10_000, min: 50 }),
+  /** How long a payment request holds its claim; a claim still pending after that is settled by the reconciler. */
+  RECONCILE_PENDING_AFTER_MS: int({ default: 30_000, min: 100 }),
+  /** How long a reconciler pass holds a claim it works on (another replica may take it after). */
+  RECONCILE_LEASE_MS: int({ default: 120_000, min: 100 }),
 };
 
 export type PaymentsConfig = ConfigOf<typeof paymentsConfigSpec>;

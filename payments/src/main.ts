@@ -16,6 +16,7 @@ import { OrderCompletedListener } from './events/listeners/order-completed-liste
 import { OrderCreatedListener } from './events/listeners/order-created-listener';
 import { Order } from './models/order';
 import { Payment } from './models/payment';
+import { PaymentReconciler } from './services/reconciler';
 import { createStripeClient } from './stripe';
 
 const logger = createLogger('payments');
@@ -37,14 +38,26 @@ runService('payments', logger, async () => {
   new OrderCancelledListener(bus, logger, stripe).listen();
   new OrderCompletedListener(bus, logger).listen();
 
+  // Settles payments whose outcome is unknown, and those a crash left pending (services/reconciler.ts).
+  const reconciler = new PaymentReconciler({
+    stripe,
+    relay,
+    logger: logger.child({ component: 'reconciler' }),
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    leaseMs: config.RECONCILE_LEASE_MS,
+    pendingAfterMs: config.RECONCILE_PENDING_AFTER_MS,
+  });
+  reconciler.start();
+
   const app = buildApp(
     config,
     logger,
     { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
-    { stripe, relay },
+    { stripe, relay, claimLeaseMs: config.RECONCILE_PENDING_AFTER_MS },
   );
   return [
     listenHttp(app, config.PORT, 'payments', logger),
+    { name: 'reconciler', close: () => reconciler.stop() },
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },
     { name: 'mongo', close: () => mongoose.disconnect() },

@@ -10,6 +10,7 @@ import {
   type RedisServer,
   type StripeMockServer,
 } from './infra';
+import { startStripeTestMode, type StripeTestMode } from './stripe-test-mode';
 
 /**
  * Starts the servers every test file shares, once per jest run, and tells the workers where they are
@@ -22,6 +23,8 @@ export interface TestInfra {
   nats: NatsStreamingServer;
   redis: RedisServer;
   stripe: StripeMockServer;
+  /** Stripe's test mode in front of stripe-mock (stripe-test-mode.ts): what TEST_STRIPE_URL names. */
+  stripeTestMode: StripeTestMode;
 }
 
 export const INFRA_GLOBAL = '__ticketingTestInfra';
@@ -54,7 +57,14 @@ export default async function globalSetup(): Promise<void> {
     throw new Error(`Could not start the test servers:\n${reasons.join('\n')}`);
   }
 
-  const infra: TestInfra = { mongo: mongo.value, nats: nats.value, redis: redis.value, stripe: stripe.value };
+  const stripeTestMode = await startStripeTestMode(stripe.value.url);
+  const infra: TestInfra = {
+    mongo: mongo.value,
+    nats: nats.value,
+    redis: redis.value,
+    stripe: stripe.value,
+    stripeTestMode,
+  };
   (globalThis as Record<string, unknown>)[INFRA_GLOBAL] = infra;
 
   process.env['TEST_MONGO_URI'] = infra.mongo.uri;
@@ -62,6 +72,7 @@ export default async function globalSetup(): Promise<void> {
   process.env['TEST_NATS_CLUSTER_ID'] = infra.nats.clusterId;
   process.env['TEST_NATS_MONITOR_URL'] = infra.nats.monitorUrl;
   process.env['TEST_REDIS_URL'] = infra.redis.url;
-  process.env['TEST_STRIPE_URL'] = infra.stripe.url;
+  process.env['TEST_STRIPE_URL'] = stripeTestMode.url;
+  process.env['TEST_STRIPE_MOCK_URL'] = infra.stripe.url;
   log(`servers up in ${Date.now() - started} ms`);
 }

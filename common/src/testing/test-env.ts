@@ -121,8 +121,14 @@ export function testRedisUrl(): string {
   return requireEnv('TEST_REDIS_URL');
 }
 
+/** Stripe's test mode (stripe-test-mode.ts) in front of the run's stripe-mock, shared by every file. */
 export function testStripeUrl(): string {
   return requireEnv('TEST_STRIPE_URL');
+}
+
+/** The run's stripe-mock itself: what a test file's own StripeTestMode forwards to. */
+export function testStripeMockUrl(): string {
+  return requireEnv('TEST_STRIPE_MOCK_URL');
 }
 
 export interface EventuallyOptions {

@@ -7,6 +7,7 @@ import {
   startStripeMock,
   type ToolName,
 } from '../../../common/src/testing/infra';
+import { startStripeTestMode } from '../../../common/src/testing/stripe-test-mode';
 import { EXTERNAL_SERVER_ENV, externalServer } from '../../../common/src/testing/infra-tools';
 import { errorMessage } from './text';
 import { NEEDS, type InfraHandle, type InfraUrls, type Log, type ServiceName } from './types';
@@ -66,7 +67,7 @@ export async function startInfra(args: {
     maybe(wanted.mongo, () => startMongo({ log, ...persistent('mongo') })),
     maybe(wanted.nats, () => startNatsStreaming({ log, store: 'file', clusterId: 'ticketing', ...persistent('nats') })),
     maybe(wanted.redis, () => startRedis({ log, ...persistent('redis') })),
-    maybe(wanted.stripe, () => startStripeMock({ log })),
+    maybe(wanted.stripe, () => startStripeWithTestMode(log)),
   ]);
   const servers = started.flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
   const stop = async (): Promise<void> => {
@@ -93,6 +94,27 @@ export async function startInfra(args: {
   return { ...urls, natsClusterId, handles: infraHandles(urls, given, ephemeral, dataDir), stop };
 }
 
+/**
+ * stripe-mock with Stripe's test mode in front (common/src/testing/stripe-test-mode.ts): stripe-mock
+ * alone keeps no state, so a confirmed PaymentIntent would never succeed and no order could be paid.
+ */
+async function startStripeWithTestMode(log: Log): Promise<{ url: string; stop(): Promise<void> }> {
+  const mock = await startStripeMock({ log });
+  try {
+    const front = await startStripeTestMode(mock.url);
+    return {
+      url: front.url,
+      stop: async () => {
+        await front.stop();
+        await mock.stop();
+      },
+    };
+  } catch (err) {
+    await mock.stop();
+    throw err;
+  }
+}
+
 /** The rows of `npm start`'s table: where each server is and where its data lives. */
 function infraHandles(
   urls: { mongoUri: string | undefined; natsUrl: string; redisUrl: string | undefined; stripeUrl: string | undefined },
@@ -115,7 +137,7 @@ function infraHandles(
     handles.push({ name: 'redis', url: urls.redisUrl, note: given.redisUrl ? 'given' : note('redis', 'redis') });
   }
   if (urls.stripeUrl !== undefined) {
-    handles.push({ name: 'stripe', url: urls.stripeUrl, note: given.stripeUrl ? 'given' : 'stateless' });
+    handles.push({ name: 'stripe', url: urls.stripeUrl, note: given.stripeUrl ? 'given' : 'test mode' });
   }
   return handles;
 }

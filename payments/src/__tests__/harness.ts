@@ -7,7 +7,9 @@ import {
   connectTestMongo,
   sessionCookie,
   silentLogger,
-  testStripeUrl,
+  startStripeTestMode,
+  testStripeMockUrl,
+  type StripeTestMode,
 } from '@ticketing/common/testing';
 import type { Express } from 'express';
 import { Types } from 'mongoose';
@@ -18,18 +20,18 @@ import { OrderCompletedListener } from '../events/listeners/order-completed-list
 import { OrderCreatedListener } from '../events/listeners/order-created-listener';
 import { Order, type OrderDoc } from '../models/order';
 import { Payment } from '../models/payment';
+import { PaymentReconciler } from '../services/reconciler';
 import { createStripeClient } from '../stripe';
-import { StripeProxy } from './stripe-proxy';
 
 export const TEST_STRIPE_KEY = 'sk_test_123';
 
 /** The Stripe client as main.ts builds it, pointed at `apiBase`, without network retries (fast tests). */
-export function stripeClientFor(apiBase: string): Stripe {
+export function stripeClientFor(apiBase: string, opts: { timeoutMs?: number; retries?: number } = {}): Stripe {
   return createStripeClient({
     STRIPE_KEY: TEST_STRIPE_KEY,
     STRIPE_API_BASE: apiBase,
-    STRIPE_MAX_NETWORK_RETRIES: 0,
-    STRIPE_TIMEOUT_MS: 5_000,
+    STRIPE_MAX_NETWORK_RETRIES: opts.retries ?? 0,
+    STRIPE_TIMEOUT_MS: opts.timeoutMs ?? 5_000,
   });
 }
 
@@ -37,8 +39,10 @@ export interface PaymentsHarness {
   bus: Bus;
   relay: OutboxRelay;
   stripe: Stripe;
-  /** Counts and inspects what reaches stripe-mock. */
-  proxy: StripeProxy;
+  /** Stripe's test mode in front of stripe-mock: counts and inspects calls, plays faults. */
+  proxy: StripeTestMode;
+  /** The reconciler as main.ts runs it, with short intervals (started unless `reconcile: false`). */
+  reconciler: PaymentReconciler;
   app: Express;
   probe: EventProbe;
   /** The app with another Stripe client (e.g. one pointed at a dead port). */
@@ -46,20 +50,27 @@ export interface PaymentsHarness {
   close(): Promise<void>;
 }
 
+/** The harness's reconciler settings: quick passes, and a request's claim taken as stale after 10 s. */
+export const TEST_RECONCILE = { intervalMs: 200, leaseMs: 5_000, pendingAfterMs: 10_000 };
+
 /**
- * The payments service as main.ts wires it, on this test file's database and bus channels, with
- * its Stripe client behind a counting proxy in front of stripe-mock.
+ * The payments service as main.ts wires it, on this test file's database and bus channels, with its
+ * Stripe client pointed at this file's own Stripe test mode (in front of the run's stripe-mock).
  */
-export async function startPayments(name: string, opts: { listeners?: boolean } = {}): Promise<PaymentsHarness> {
+export async function startPayments(
+  name: string,
+  opts: { listeners?: boolean; reconcile?: boolean } = {},
+): Promise<PaymentsHarness> {
   await connectTestMongo();
   // The unique orderId index must exist before concurrent payments arrive.
   await Promise.all([Order.init(), Payment.init()]);
   const bus = await connectTestBus(`payments-${name}`);
   const relay = new OutboxRelay({ bus, models: [Payment], logger: silentLogger });
   relay.start();
-  const proxy = new StripeProxy(testStripeUrl());
-  await proxy.start();
+  const proxy = await startStripeTestMode(testStripeMockUrl());
   const stripe = stripeClientFor(proxy.url);
+  const reconciler = new PaymentReconciler({ stripe, relay, logger: silentLogger, ...TEST_RECONCILE });
+  if (opts.reconcile !== false) reconciler.start();
   const probe = new EventProbe(bus, [Subjects.PaymentCreated]);
   if (opts.listeners !== false) {
     const listenerOpts = { ackWaitMs: 1_000 };
@@ -72,17 +83,19 @@ export async function startPayments(name: string, opts: { listeners?: boolean } 
       { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' },
       silentLogger,
       { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
-      { stripe: client, relay },
+      { stripe: client, relay, claimLeaseMs: TEST_RECONCILE.pendingAfterMs },
     );
   return {
     bus,
     relay,
     stripe,
     proxy,
+    reconciler,
     app: appWith(stripe),
     probe,
     appWith,
     async close() {
+      await reconciler.stop();
       await relay.stop();
       await bus.close();
       await proxy.stop();

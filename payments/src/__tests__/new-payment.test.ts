@@ -11,9 +11,16 @@ import { Types } from 'mongoose';
 import request from 'supertest';
 import { buildApp } from '../app';
 import { Payment, PaymentStatus } from '../models/payment';
-import { idempotencyKeyFor } from '../services/charge';
-import { buildOrder, buyer, newId, startPayments, stripeClientFor, type PaymentsHarness } from './harness';
-import { cardDeclined } from './stripe-proxy';
+import { idempotencyKey } from '../services/charge';
+import {
+  TEST_RECONCILE,
+  buildOrder,
+  buyer,
+  newId,
+  startPayments,
+  stripeClientFor,
+  type PaymentsHarness,
+} from './harness';
 
 let h: PaymentsHarness;
 
@@ -85,13 +92,16 @@ describe('POST /api/payments', () => {
       expect(res.body.errors[0].code).toBe('ORDER_NOT_FOUND');
     });
 
-    it("refuses another user's order with 403 and charges nothing", async () => {
+    it("answers 404 for another user's order, exactly as for an unknown one, and charges nothing", async () => {
       const order = await buildOrder({ userId: newId() });
 
-      const res = await pay(buyer().cookie, { orderId: order.id, token: 'tok_visa' }).expect(403);
+      const res = await pay(buyer().cookie, { orderId: order.id, token: 'tok_visa' }).expect(404);
+      const unknown = await pay(buyer().cookie, { orderId: newId(), token: 'tok_visa' }).expect(404);
 
-      expect(res.body.errors[0].code).toBe('NOT_ORDER_OWNER');
-      expect(h.proxy.charges()).toHaveLength(0);
+      expect(res.body).toEqual(unknown.body);
+      expect(res.body.errors[0].code).toBe('ORDER_NOT_FOUND');
+      expect(h.proxy.requests).toHaveLength(0);
+      expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
     });
 
     it('refuses a cancelled order with 400 ORDER_CANCELLED', async () => {
@@ -126,27 +136,28 @@ describe('POST /api/payments', () => {
       expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
     });
 
-    it('refuses a second payment of a paid order with 400 ORDER_ALREADY_PAID and charges once', async () => {
+    it('answers a second payment of a paid order with 200 and the first payment, and charges once', async () => {
       const user = buyer();
       const order = await buildOrder({ userId: user.id });
-      await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+      const first = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
 
-      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_mastercard' }).expect(400);
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_mastercard' }).expect(200);
 
-      expect(res.body.errors[0].code).toBe('ORDER_ALREADY_PAID');
+      expect(res.body).toEqual({ id: first.body.id, status: 'succeeded' });
       expect(h.proxy.charges()).toHaveLength(1);
+      expect(h.proxy.confirmations()).toHaveLength(1);
       expect(await Payment.countDocuments({ orderId: order.id })).toBe(1);
     });
   });
 
   describe('a successful payment', () => {
-    it('answers 201 with the payment id and stores the payment', async () => {
+    it('answers 201 with the payment id and status, and stores the payment', async () => {
       const user = buyer();
       const order = await buildOrder({ userId: user.id, priceCents: 2_500 });
 
       const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
 
-      expect(Object.keys(res.body)).toEqual(['id']);
+      expect(res.body).toEqual({ id: expect.any(String), status: 'succeeded' });
       const payment = await Payment.findById(res.body.id);
       expect(payment).toMatchObject({
         orderId: order.id,
@@ -157,18 +168,24 @@ describe('POST /api/payments', () => {
       });
     });
 
-    it('charges the stored price in cents and USD through one confirmed PaymentIntent', async () => {
+    it('charges the stored price in cents and USD: one PaymentIntent, created unconfirmed, then confirmed', async () => {
       const user = buyer();
       const order = await buildOrder({ userId: user.id, priceCents: 1_999 });
 
-      await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
 
       const [charge, ...more] = h.proxy.charges();
       expect(more).toHaveLength(0);
       expect(charge!.form.get('amount')).toBe('1999');
       expect(charge!.form.get('currency')).toBe('usd');
-      expect(charge!.form.get('confirm')).toBe('true');
+      expect(charge!.form.get('confirm')).toBeNull();
       expect(charge!.form.get('metadata[orderId]')).toBe(order.id);
+      expect(charge!.form.get('metadata[paymentId]')).toBe(res.body.id);
+      const [intent, ...others] = h.proxy.intentsFor(order.id);
+      expect(others).toHaveLength(0);
+      expect(intent).toMatchObject({ amount: 1_999, currency: 'usd', status: 'succeeded' });
+      expect(h.proxy.confirmations().map((r) => r.path)).toEqual([`/v1/payment_intents/${intent!.id}/confirm`]);
+      expect((await Payment.findById(res.body.id).lean())?.stripeId).toBe(intent!.id);
     });
 
     it('turns a card token into a PaymentMethod and charges that', async () => {
@@ -188,19 +205,27 @@ describe('POST /api/payments', () => {
 
       await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
 
-      expect(h.proxy.requests.map((r) => r.path)).toEqual(['/v1/payment_intents']);
+      const [intent] = h.proxy.intentsFor(order.id);
+      expect(h.proxy.requests.map((r) => r.path)).toEqual([
+        '/v1/payment_intents',
+        `/v1/payment_intents/${intent!.id}/confirm`,
+      ]);
       expect(h.proxy.charges()[0]!.form.get('payment_method')).toBe('pm_card_visa');
     });
 
-    it('sends an idempotency key derived from the order id', async () => {
+    it('sends idempotency keys derived from the payment id, not from the card', async () => {
       const user = buyer();
       const order = await buildOrder({ userId: user.id });
 
-      await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
 
-      const key = h.proxy.charges()[0]!.idempotencyKey;
-      expect(key).toContain(order.id);
-      expect(key).toBe(`${idempotencyKeyFor(order.id, 'pm_card_visa')}-pi`);
+      const paymentId = res.body.id as string;
+      expect(h.proxy.requests.map((r) => r.idempotencyKey)).toEqual([
+        idempotencyKey(paymentId, 'pm'),
+        idempotencyKey(paymentId, 'create'),
+        idempotencyKey(paymentId, 'confirm'),
+      ]);
+      expect(idempotencyKey(paymentId, 'create')).toBe(`payment-${paymentId}-create`);
     });
 
     it('publishes payment:created with the payment id, order id and Stripe id', async () => {
@@ -221,9 +246,9 @@ describe('POST /api/payments', () => {
       const order = await buildOrder({ userId: user.id });
       await pay(user.cookie, { orderId: order.id, token: 'tok_visa' }).expect(201);
 
-      const res = await pay(user.cookie, { orderId: order.id.toUpperCase(), token: 'tok_visa' }).expect(400);
+      const res = await pay(user.cookie, { orderId: order.id.toUpperCase(), token: 'tok_visa' }).expect(200);
 
-      expect(res.body.errors[0].code).toBe('ORDER_ALREADY_PAID');
+      expect(res.body.status).toBe('succeeded');
       expect(h.proxy.charges()).toHaveLength(1);
     });
   });
@@ -232,17 +257,16 @@ describe('POST /api/payments', () => {
     it('answers 402 PAYMENT_DECLINED for a declined card, stores nothing, and lets the buyer retry', async () => {
       const user = buyer();
       const order = await buildOrder({ userId: user.id });
-      h.proxy.intercept((r) =>
-        r.path === '/v1/payment_intents' && r.form.get('payment_method') === 'pm_card_chargeDeclined'
-          ? cardDeclined()
-          : undefined,
-      );
 
-      const res = await pay(user.cookie, { orderId: order.id, token: 'pm_card_chargeDeclined' }).expect(402);
+      // Stripe's test card that is declined at confirmation (as a token: tok_chargeDeclined).
+      const res = await pay(user.cookie, { orderId: order.id, token: 'tok_chargeDeclined' }).expect(402);
 
       expect(res.body.errors[0]).toEqual({ code: 'PAYMENT_DECLINED', message: 'Your card was declined.' });
       expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
-      await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
+      const retry = await pay(user.cookie, { orderId: order.id, token: 'pm_card_visa' }).expect(201);
+      // A new claim, so new idempotency keys: a second PaymentIntent, and only it succeeded.
+      expect(h.proxy.intentsFor(order.id).map((i) => i.status)).toEqual(['requires_payment_method', 'succeeded']);
+      expect(h.proxy.confirmations().at(-1)?.idempotencyKey).toBe(idempotencyKey(retry.body.id as string, 'confirm'));
     });
 
     it('answers 503 with a clear message when Stripe cannot be reached, and stores nothing', async () => {
@@ -258,7 +282,7 @@ describe('POST /api/payments', () => {
 
       expect(res.body.errors[0]).toEqual({
         code: 'PAYMENT_PROVIDER_UNAVAILABLE',
-        message: 'The payment provider could not be reached; no payment was recorded, please try again shortly',
+        message: 'The payment provider could not be reached; nothing was charged, please try again shortly',
       });
       expect(await Payment.countDocuments({ orderId: order.id })).toBe(0);
       // Nothing is left claimed: the buyer can pay once Stripe is back.
@@ -329,7 +353,12 @@ describe('POST /api/payments', () => {
       });
       const relay = new OutboxRelay({ bus: downBus, models: [Payment], logger: silentLogger, retryIntervalMs: 100 });
       relay.start();
-      const app = buildApp({ JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' }, silentLogger, {}, { stripe: h.stripe, relay });
+      const app = buildApp(
+        { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test' },
+        silentLogger,
+        {},
+        { stripe: h.stripe, relay, claimLeaseMs: TEST_RECONCILE.pendingAfterMs },
+      );
       const user = buyer();
       const order = await buildOrder({ userId: user.id });
 
