@@ -4,6 +4,7 @@ import {
   OrderStatus,
   ServiceUnavailableError,
   assertNever,
+  isDuplicateKeyError,
   type Logger,
   type OutboxRelay,
 } from '@ticketing/common';
@@ -84,7 +85,7 @@ async function claim(order: OrderDoc, leaseMs: number): Promise<Claim> {
       });
       return { kind: 'new', payment };
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 11000) throw err;
+      if (!isDuplicateKeyError(err)) throw err;
     }
     const existing = await Payment.findOne({ orderId });
     if (existing !== null) return { kind: 'existing', payment: existing };
