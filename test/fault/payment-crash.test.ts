@@ -270,6 +270,43 @@ describe('payments killed between Stripe answer and the save', () => {
   }, 180_000);
 });
 
+describe('payments killed before the PaymentIntent id was stored', () => {
+  it('after a restart the reconciler finds the unconfirmed intent by its metadata, cancels it and frees the order', async () => {
+    const payments = await startPayments('payments_crash_create');
+    const { buyer, order } = await orderOfNewTicket(payments);
+    // Stripe created the intent; payments dies before it hears so (before it could store the id).
+    stripe.failAnswers(stripeCalls.createIntent, {
+      kind: 'hook',
+      run: () => payments.service.signal('SIGKILL'),
+    });
+
+    await pay(payments.service, buyer, order.id, 'tok_visa').catch((err: unknown) => err);
+    await payments.service.exited;
+    const killedAt = Date.now();
+    const claim = await payments.database.db.collection('payments').findOne({ orderId: order.id });
+    expect(claim).toMatchObject({ status: 'pending' });
+    expect(claim?.['stripeId']).toBeUndefined();
+    const [orphan] = stripe.intentsFor(order.id);
+    expect(orphan!.status).toBe('requires_confirmation');
+
+    const again = await restart(payments);
+
+    await eventually(
+      async () => expect(await payments.database.db.collection('payments').findOne({ orderId: order.id })).toBeNull(),
+      { timeoutMs: SETTLE_MS, intervalMs: 250 },
+    );
+    figure(`crash before the intent id was stored: claim released ${Date.now() - killedAt} ms after the kill`);
+    expect(stripe.requests.filter(stripeCalls.listIntents).length).toBeGreaterThan(0);
+    expect(stripe.intentsFor(order.id).map((i) => i.status)).toEqual(['canceled']);
+    // Nothing was charged, and the order can be paid.
+    expect((await pay(again, buyer, order.id, 'tok_visa')).status).toBe(201);
+    await eventually(async () => expect(await orderStatus(buyer, order.id)).toBe('complete'), {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+    });
+  }, 180_000);
+});
+
 describe('payments whose Stripe answer is lost', () => {
   it('answers 202, charges nothing on a retry with a new token, and completes the order once', async () => {
     const payments = await startPayments('payments_lost_answer');
