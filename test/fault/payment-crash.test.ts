@@ -29,6 +29,8 @@ import { ensureBuilt, startServiceProcess, type ServiceProcess } from './support
  * - Payments is SIGKILLed after Stripe answered the confirmation and before the payment was saved:
  *   after a restart the reconciler finds the PaymentIntent, records it, and the order completes (or,
  *   cancelled meanwhile, the charge is refunded).
+ * - Payments is SIGKILLed before it heard that Stripe created the intent (no intent id stored): the
+ *   reconciler finds the unconfirmed intent by its metadata, cancels it and frees the order.
  * - The confirmation's answer is lost (every try of the Stripe client): 202 pending; the buyer's
  *   retry with a new token charges nothing; the order completes once.
  */
