@@ -172,8 +172,11 @@ async function charge(deps: PaymentDeps, payment: PaymentDoc, token: string): Pr
       case 'unreachable':
       case 'refused':
         // The confirmation may have charged the card (or, refused, left an intent in a state we did
-        // not expect): keep the claim; the reconciler asks Stripe what the intent became.
-        await markUnknown(payment);
+        // not expect): keep the claim; the reconciler asks Stripe what the intent became. Should
+        // even this save fail, the claim stays pending and is the reconciler's once its lease ends.
+        await markUnknown(payment).catch((err: unknown) =>
+          logger.error({ err, paymentId, stripeId: intent.id }, 'could not mark the payment unknown'),
+        );
         return { kind: 'pending', paymentId };
       case 'declined':
       case 'invalid-token':
