@@ -2,6 +2,7 @@ import {
   Listener,
   Subjects,
   insertGrouped,
+  isDuplicateKeyError,
   observeReplicaApplied,
   toCents,
   type MessageContext,
@@ -31,7 +32,7 @@ export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
       observeReplicaApplied('orders', this.subject, ctx?.publishedAt);
     } catch (err) {
       // Already in the replica: a redelivery, acked and ignored.
-      if ((err as { code?: unknown }).code === 11000) return;
+      if (isDuplicateKeyError(err)) return;
       throw err;
     }
   }
