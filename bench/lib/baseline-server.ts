@@ -5,7 +5,8 @@
  *
  *   POST /tickets        one insertOne                       (baseline of POST /api/tickets, /api/orders)
  *   GET  /tickets?limit  the list query on the tickets service's own collection, no validation, no
- *                        cookie, no paging logic              (baseline of GET /api/tickets?limit=20)
+ *                        cookie, no paging logic              (the same query as GET /api/tickets?limit=20)
+ *   GET  /tickets/by-id  20 reads by bare _id of that collection (baseline of GET /api/tickets?limit=20)
  *   POST /reserve        one insertOne under a unique index  (baseline of 200 buyers for one ticket)
  *
  * and, when NATS_URL is set, a plain node-nats-streaming subscriber (durable queue group, manual ack,
@@ -86,6 +87,24 @@ async function main(): Promise<void> {
       .limit(limit + 1)
       .toArray();
     res.json({ tickets: rows.slice(0, limit) });
+  });
+  // The physical path of a page of 20: 20 reads by bare _id (the one read every server answers from
+  // its primary key), of ids taken once from the collection and then walked round-robin.
+  let ids: mongoose.mongo.ObjectId[] | undefined;
+  let turn = 0;
+  app.get('/tickets/by-id', async (req, res) => {
+    const limit = Number(req.query['limit'] ?? 20);
+    ids ??= (
+      await tickets
+        .find({}, { projection: { _id: 1 } })
+        .limit(1_000)
+        .toArray()
+    ).map((row) => row._id);
+    const known = ids;
+    const picked = Array.from({ length: Math.min(limit, known.length) }, (_, i) => known[(turn + i) % known.length]);
+    turn += limit;
+    const rows = await Promise.all(picked.map((_id) => tickets.findOne({ _id })));
+    res.json({ tickets: rows });
   });
   app.post('/reserve', async (req, res) => {
     const { ticketId } = req.body as { ticketId: string };

@@ -24,6 +24,8 @@ export interface Target {
   pids: Record<string, number | undefined>;
   /** Environment of the stack's orders process, to start a second instance (stack mode only). */
   ordersEnv: Record<string, string> | undefined;
+  /** Environment of the stack's tickets process, to start a second instance (stack mode only). */
+  ticketsEnv: Record<string, string> | undefined;
   notes: string[];
   startupMs: number;
   stop(): Promise<void>;
@@ -72,6 +74,15 @@ async function ownStack(log: (line: string) => void): Promise<Target> {
       NATS_CLUSTER_ID: nats.clusterId,
       JWT_KEY: stack.jwtKey,
       LOG_LEVEL: 'warn',
+      METRICS_PORT: '0',
+    },
+    ticketsEnv: {
+      MONGO_URI: withDatabase(mongoUri, `${DB_PREFIX}tickets`),
+      NATS_URL: nats.url,
+      NATS_CLUSTER_ID: nats.clusterId,
+      JWT_KEY: stack.jwtKey,
+      LOG_LEVEL: 'warn',
+      METRICS_PORT: '0',
     },
     notes: [
       `own stack (ephemeral; build ${(stack.buildMs / 1000).toFixed(1)} s, ready in ${(stack.startupMs / 1000).toFixed(1)} s); ` +
@@ -109,6 +120,7 @@ function existing(baseUrl: string): Target {
         : { url: natsUrl, clusterId: process.env['NATS_CLUSTER_ID'] ?? 'ticketing' },
     jwtKey,
     ordersEnv: undefined,
+    ticketsEnv: undefined,
     notes: [`running system at ${baseUrl}: figures include its gateway hop, the baselines do not`],
     startupMs: 0,
     stop: async () => {},
