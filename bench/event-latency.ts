@@ -17,12 +17,13 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
-  Bus,
   Listener,
   Subjects,
   makeClientId,
   type MessageContext,
   type OrderCancelledEvent,
+  type Bus,
+  StanBus,
 } from '@ticketing/common';
 import { silentLogger, startNatsStreaming } from '@ticketing/common/testing';
 import nats, { type Stan } from 'node-nats-streaming';
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
   const run = randomBytes(4).toString('hex');
 
   // Ours.
-  const bus = new Bus({
+  const bus = new StanBus({
     url: server.url,
     clusterId: server.clusterId,
     clientId: makeClientId('bench-latency'),

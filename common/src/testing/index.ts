@@ -3,3 +3,4 @@ export * from './probes';
 export * from './service';
 export * from './test-env';
 export * from './tcp-proxy';
+export * from './jetstream-inspect';

@@ -2,10 +2,12 @@ import {
   ALL_TOOLS,
   ensureTools,
   startMongo,
+  startNatsJetStream,
   startNatsStreaming,
   startRedis,
   startStripeMock,
   type MongoServer,
+  type NatsJetStreamServer,
   type NatsStreamingServer,
   type RedisServer,
   type StripeMockServer,
@@ -20,6 +22,7 @@ import {
 export interface TestInfra {
   mongo: MongoServer;
   nats: NatsStreamingServer;
+  jetstream: NatsJetStreamServer;
   redis: RedisServer;
   stripe: StripeMockServer;
 }
@@ -40,11 +43,13 @@ export default async function globalSetup(): Promise<void> {
     startNatsStreaming({ store: 'memory', clusterId: 'ticketing', log }),
     startRedis({ log }),
     startStripeMock({ log }),
+    startNatsJetStream({ log }),
   ] as const);
-  const [mongo, nats, redis, stripe] = results;
+  const [mongo, nats, redis, stripe, jetstream] = results;
   if (
     mongo.status === 'rejected' ||
     nats.status === 'rejected' ||
+    jetstream.status === 'rejected' ||
     redis.status === 'rejected' ||
     stripe.status === 'rejected'
   ) {
@@ -54,13 +59,21 @@ export default async function globalSetup(): Promise<void> {
     throw new Error(`Could not start the test servers:\n${reasons.join('\n')}`);
   }
 
-  const infra: TestInfra = { mongo: mongo.value, nats: nats.value, redis: redis.value, stripe: stripe.value };
+  const infra: TestInfra = {
+    mongo: mongo.value,
+    nats: nats.value,
+    jetstream: jetstream.value,
+    redis: redis.value,
+    stripe: stripe.value,
+  };
   (globalThis as Record<string, unknown>)[INFRA_GLOBAL] = infra;
 
   process.env['TEST_MONGO_URI'] = infra.mongo.uri;
   process.env['TEST_NATS_URL'] = infra.nats.url;
   process.env['TEST_NATS_CLUSTER_ID'] = infra.nats.clusterId;
   process.env['TEST_NATS_MONITOR_URL'] = infra.nats.monitorUrl;
+  process.env['TEST_JETSTREAM_URL'] = infra.jetstream.url;
+  process.env['TEST_JETSTREAM_MONITOR_URL'] = infra.jetstream.monitorUrl;
   process.env['TEST_REDIS_URL'] = infra.redis.url;
   process.env['TEST_STRIPE_URL'] = infra.stripe.url;
   log(`servers up in ${Date.now() - started} ms`);

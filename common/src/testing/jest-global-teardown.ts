@@ -5,5 +5,11 @@ export default async function globalTeardown(): Promise<void> {
   const infra = store[INFRA_GLOBAL] as TestInfra | undefined;
   if (infra === undefined) return;
   delete store[INFRA_GLOBAL];
-  await Promise.all([infra.mongo.stop(), infra.nats.stop(), infra.redis.stop(), infra.stripe.stop()]);
+  await Promise.all([
+    infra.mongo.stop(),
+    infra.nats.stop(),
+    infra.jetstream.stop(),
+    infra.redis.stop(),
+    infra.stripe.stop(),
+  ]);
 }
