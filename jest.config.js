@@ -56,7 +56,7 @@ module.exports = {
     {
       ...shared,
       displayName: 'jetstream',
-      testMatch: [...BOTH_TRANSPORTS, '<rootDir>/{common,test}/**/*.jetstream.test.ts'],
+      testMatch: [...BOTH_TRANSPORTS, '<rootDir>/{common,test,infra}/**/*.jetstream.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/[^/]+/dist/'],
       setupFiles: ['<rootDir>/common/src/testing/jest-jetstream-env.ts'],
     },
