@@ -31,3 +31,10 @@ export function publishRawJetStream(url: string, subject: string, payload: strin
     await nc.jetstream().publish(subject, payload);
   });
 }
+
+/**
+ * The nats v2 client itself, for code outside common (the bench's baseline): the repository root
+ * resolves `nats` to node-nats-streaming's old 1.x dependency.
+ */
+export { AckPolicy, DeliverPolicy, connect as connectNats } from 'nats';
+export type { JsMsg, NatsConnection } from 'nats';
