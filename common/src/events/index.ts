@@ -5,6 +5,7 @@ export * from './events';
 export * from './jetstream-bus';
 export * from './listener';
 export * from './publisher';
+export * from './stan-backlog';
 export * from './stan-bus';
 export * from './subjects';
 export * from './validate';
