@@ -13,7 +13,7 @@
  * So a job fires up to ~100 ms after it is due; a Redis started with `--hz 100` brings that to ~10 ms.
  */
 import { randomBytes } from 'node:crypto';
-import { Bus, OrderStatus, Subjects, makeClientId, type EventEnvelope } from '@ticketing/common';
+import { OrderStatus, Subjects, makeClientId, type EventEnvelope, StanBus } from '@ticketing/common';
 import { silentLogger, startNatsStreaming, startRedis } from '@ticketing/common/testing';
 import { OrderCancelledListener } from '../expiration/src/events/listeners/order-cancelled-listener';
 import { OrderCompletedListener } from '../expiration/src/events/listeners/order-completed-listener';
@@ -37,7 +37,7 @@ function stats(values: number[]): { median: number; max: number; min: number } {
 async function main(): Promise<void> {
   const [redis, nats] = await Promise.all([startRedis(), startNatsStreaming({ store: 'memory' })]);
   const run = randomBytes(4).toString('hex');
-  const bus = new Bus({
+  const bus = new StanBus({
     url: nats.url,
     clusterId: nats.clusterId,
     clientId: makeClientId('bench-expiration'),
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   bus.subscribe({ subject: Subjects.ExpirationComplete, ackWaitMs: 30_000, maxInFlight: 1024 }, (msg) => {
     const at = Date.now();
     msg.ack();
-    const envelope = JSON.parse(String(msg.getData())) as EventEnvelope<Subjects.ExpirationComplete>;
+    const envelope = JSON.parse(msg.data) as EventEnvelope<Subjects.ExpirationComplete>;
     const { orderId } = envelope.data;
     if (!expiresAt.has(orderId) || received.has(orderId)) return;
     received.set(orderId, at);

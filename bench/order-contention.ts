@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { Bus, OutboxRelay, isMongoConnected, makeClientId } from '@ticketing/common';
+import { OutboxRelay, isMongoConnected, makeClientId, StanBus } from '@ticketing/common';
 import { TEST_JWT_KEY, sessionCookie, silentLogger, startMongo, startNatsStreaming } from '@ticketing/common/testing';
 import mongoose from 'mongoose';
 import { buildApp } from '../orders/src/app';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const run = randomBytes(4).toString('hex');
   await mongoose.connect(`${mongo.uri}/bench_orders_${run}`, { serverSelectionTimeoutMS: 5_000 });
   await Promise.all([Order.init(), Ticket.init(), RefundRequest.init()]);
-  const bus = new Bus({
+  const bus = new StanBus({
     url: nats.url,
     clusterId: nats.clusterId,
     clientId: makeClientId('bench-orders'),

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import mongoose from 'mongoose';
 import type { Stan } from 'node-nats-streaming';
-import { Bus, makeClientId } from '../../common/src';
+import { makeClientId, type Bus, StanBus } from '../../common/src';
 import { silentLogger } from '../../common/src/testing';
 import { startBaseline, type BaselineServer } from '../lib/baseline';
 import { connectStan, cookieFor } from '../lib/clients';
@@ -106,7 +106,7 @@ async function openClients(target: Target, cleanups: Array<() => Promise<void>>)
   if (stan !== undefined) cleanups.push(async () => stan.close());
   const bus =
     target.mode === 'stack' && target.nats !== undefined
-      ? new Bus({ ...target.nats, clientId: makeClientId('bench'), logger: silentLogger })
+      ? new StanBus({ ...target.nats, clientId: makeClientId('bench'), logger: silentLogger })
       : undefined;
   if (bus !== undefined) {
     await bus.connect();

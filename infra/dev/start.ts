@@ -23,10 +23,12 @@ interface Args {
   verbose: boolean;
   port: number;
   host: string;
+  bus: 'stan' | 'jetstream';
 }
 
-const USAGE = `usage: npm start [-- --ephemeral] [-- --verbose] [-- --port N]
+const USAGE = `usage: npm start [-- --ephemeral] [-- --verbose] [-- --port N] [-- --bus stan|jetstream]
   --ephemeral   keep no data (temporary directories, a random JWT key)
+  --bus B       the event bus: stan (NATS Streaming, default; or $EVENT_BUS) or jetstream (NATS JetStream)
   --verbose     print every service log line (default: warnings and errors only)
   --port N      gateway port (default: $PORT or 3000; 0 picks a free one)
   environment:  GATEWAY_HOST (default 127.0.0.1), MONGO_URI, NATS_URL, REDIS_URL, STRIPE_MOCK_URL,
@@ -38,7 +40,9 @@ function parseArgs(argv: string[]): Args | string {
     verbose: false,
     port: 3000,
     host: process.env['GATEWAY_HOST'] ?? '127.0.0.1',
+    bus: process.env['EVENT_BUS'] === 'jetstream' ? 'jetstream' : 'stan',
   };
+  let busText: string | undefined;
   const envPort = process.env['PORT'];
   let portText = envPort === undefined || envPort === '' ? undefined : envPort;
   for (let i = 0; i < argv.length; i++) {
@@ -47,8 +51,14 @@ function parseArgs(argv: string[]): Args | string {
     else if (arg === '--verbose') args.verbose = true;
     else if (arg === '--port') portText = argv[++i];
     else if (arg?.startsWith('--port=')) portText = arg.slice('--port='.length);
+    else if (arg === '--bus') busText = argv[++i];
+    else if (arg?.startsWith('--bus=')) busText = arg.slice('--bus='.length);
     else if (arg === '--help' || arg === '-h') return USAGE;
     else return `unknown argument ${arg ?? ''}\n${USAGE}`;
+  }
+  if (busText !== undefined) {
+    if (busText !== 'stan' && busText !== 'jetstream') return `invalid bus "${busText}"\n${USAGE}`;
+    args.bus = busText;
   }
   if (portText !== undefined) {
     const port = Number(portText);
@@ -140,6 +150,7 @@ async function run(args: Args): Promise<void> {
       port: args.port,
       host: args.host,
       ephemeral: args.ephemeral,
+      bus: args.bus,
       echo: args.verbose ? 'all' : 'warn',
       log: print,
       skipMissing: true,

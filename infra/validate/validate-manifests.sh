@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline validation of the deployment files, without a cluster:
-#   1. every manifest in infra/k8s against the Kubernetes OpenAPI schemas shipped inside the
+#   1. every manifest in infra/k8s (and infra/k8s-jetstream) against the Kubernetes OpenAPI schemas shipped inside the
 #      kubernetes-validate package (strict: an unknown or misspelt field is an error);
 #   2. skaffold.yaml against the skaffold/v4beta13 JSON schema.
 #
@@ -53,7 +53,7 @@ fi
 
 # --- 1. Kubernetes manifests ---------------------------------------------------------------
 shopt -s nullglob
-manifests=("$repo"/infra/k8s/*.yaml "$repo"/infra/k8s/*.yml)
+manifests=("$repo"/infra/k8s/*.yaml "$repo"/infra/k8s/*.yml "$repo"/infra/k8s-jetstream/*.yaml)
 shopt -u nullglob
 if ((${#manifests[@]} == 0)); then
   log "no manifest found in $repo/infra/k8s"

@@ -3,10 +3,12 @@ import { Subjects, countUnpublished, type Bus } from '@ticketing/common';
 import {
   TEST_JWT_KEY,
   sessionCookie,
-  startNatsStreaming,
+  startBusServer,
+  busServerEnv,
+  testBusTransport,
   testMongoUri,
   eventually,
-  type NatsStreamingServer,
+  type BusServer,
 } from '@ticketing/common/testing';
 import { EventCounter, connectPrivateBus, figure, newId, openDatabase, type Database } from './support/fixtures';
 import { RequestFailed, requestJson } from './support/http-client';
@@ -22,20 +24,22 @@ import { describeService, ensureBuilt, startServiceProcess, type ServiceProcess 
 const CLIENTS = 24;
 const SIGTERM_AFTER = 150;
 
-let nats: NatsStreamingServer;
+let nats: BusServer;
 let bus: Bus;
 let database: Database;
 let tickets: ServiceProcess;
 
 beforeAll(async () => {
-  const [server] = await Promise.all([startNatsStreaming({ store: 'memory' }), ensureBuilt(['tickets'])]);
+  const [server] = await Promise.all([
+    startBusServer(testBusTransport(), { store: 'memory' }),
+    ensureBuilt(['tickets']),
+  ]);
   nats = server;
   bus = await connectPrivateBus(nats, 'shutdown');
   database = await openDatabase(testMongoUri());
   tickets = await startServiceProcess('tickets', {
     MONGO_URI: testMongoUri(),
-    NATS_URL: nats.url,
-    NATS_CLUSTER_ID: nats.clusterId,
+    ...busServerEnv(nats),
     JWT_KEY: TEST_JWT_KEY,
   });
 }, 120_000);

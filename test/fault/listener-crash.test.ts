@@ -2,9 +2,11 @@ import { Publisher, Subjects, type Bus, type TicketCreatedEvent, type TicketUpda
 import {
   TEST_JWT_KEY,
   eventually,
-  startNatsStreaming,
+  startBusServer,
+  busServerEnv,
+  testBusTransport,
   testMongoUri,
-  type NatsStreamingServer,
+  type BusServer,
 } from '@ticketing/common/testing';
 import { connectPrivateBus, figure, newId, openDatabase, type Database } from './support/fixtures';
 import { describeService, ensureBuilt, startServiceProcess, type ServiceProcess } from './support/service-process';
@@ -28,18 +30,21 @@ class TicketUpdatedPublisher extends Publisher<TicketUpdatedEvent> {
   readonly subject = Subjects.TicketUpdated;
 }
 
-let nats: NatsStreamingServer;
+let nats: BusServer;
 let bus: Bus;
 let database: Database;
 let orders: ServiceProcess;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  const [server] = await Promise.all([startNatsStreaming({ store: 'memory' }), ensureBuilt(['orders'])]);
+  const [server] = await Promise.all([
+    startBusServer(testBusTransport(), { store: 'memory' }),
+    ensureBuilt(['orders']),
+  ]);
   nats = server;
   bus = await connectPrivateBus(nats, 'listener-crash');
   database = await openDatabase(testMongoUri());
-  env = { MONGO_URI: testMongoUri(), NATS_URL: nats.url, NATS_CLUSTER_ID: nats.clusterId, JWT_KEY: TEST_JWT_KEY };
+  env = { MONGO_URI: testMongoUri(), ...busServerEnv(nats), JWT_KEY: TEST_JWT_KEY };
   orders = await startServiceProcess('orders', env);
 }, 120_000);
 

@@ -5,10 +5,12 @@ import {
   eventually,
   sessionCookie,
   startMongo,
-  startNatsStreaming,
+  startBusServer,
+  busServerEnv,
+  testBusTransport,
   withDatabase,
   type MongoServer,
-  type NatsStreamingServer,
+  type BusServer,
 } from '@ticketing/common/testing';
 import { externalServer } from '../../common/src/testing/infra-tools';
 import { connectPrivateBus, figure, newId, pause, tempDir } from './support/fixtures';
@@ -45,7 +47,7 @@ const describeWithPrivateMongo = externalServer('mongo') === undefined ? describ
 let data: ReturnType<typeof tempDir>;
 let mongo: MongoServer;
 let mongoPort: number;
-let nats: NatsStreamingServer;
+let nats: BusServer;
 let bus: Bus;
 let tickets: ServiceProcess;
 const seller = newId();
@@ -55,7 +57,7 @@ beforeAll(async () => {
   data = tempDir('mongo');
   const [started, natsServer] = await Promise.all([
     startMongo({ dataDir: data.dir }),
-    startNatsStreaming({ store: 'memory' }),
+    startBusServer(testBusTransport(), { store: 'memory' }),
     ensureBuilt(['tickets']),
   ]);
   mongo = started;
@@ -64,8 +66,7 @@ beforeAll(async () => {
   bus = await connectPrivateBus(nats, 'mongo-outage');
   tickets = await startServiceProcess('tickets', {
     MONGO_URI: withDatabase(mongo.uri, 'tickets'),
-    NATS_URL: nats.url,
-    NATS_CLUSTER_ID: nats.clusterId,
+    ...busServerEnv(nats),
     JWT_KEY: TEST_JWT_KEY,
   });
 }, 120_000);

@@ -4,11 +4,13 @@ import {
   TEST_JWT_KEY,
   eventually,
   sessionCookie,
-  startNatsStreaming,
+  startBusServer,
+  busServerEnv,
+  testBusTransport,
   testDatabaseName,
   testMongoUri,
   withDatabase,
-  type NatsStreamingServer,
+  type BusServer,
 } from '@ticketing/common/testing';
 import { externalServer } from '../../common/src/testing/infra-tools';
 import { figure, newId, openDatabase, pause, tempDir, type Database } from './support/fixtures';
@@ -16,7 +18,7 @@ import { requestJson } from './support/http-client';
 import { describeService, ensureBuilt, startServiceProcess, type ServiceProcess } from './support/service-process';
 
 /**
- * NATS Streaming (file store, as in the cluster) is stopped for 5 s and started again while a seller
+ * The bus server (NATS Streaming or JetStream, file store, as in the cluster) is stopped for 5 s and started again while a seller
  * creates 1,000 tickets through the tickets service. Every creation still succeeds (the event waits
  * in the ticket's outbox), and the orders service's replica ends with exactly those 1,000 tickets:
  * none lost, none twice. Both services run as their own processes on a private server.
@@ -29,10 +31,12 @@ const INTERVAL_MS = 8;
 const STOP_AFTER = 150;
 const OUTAGE_MS = 5_000;
 
-const describeWithPrivateNats = externalServer('nats') === undefined ? describe : describe.skip;
+const transport = testBusTransport();
+const describeWithPrivateNats =
+  externalServer(transport === 'jetstream' ? 'jetstream' : 'nats') === undefined ? describe : describe.skip;
 
 let store: ReturnType<typeof tempDir>;
-let nats: NatsStreamingServer;
+let nats: BusServer;
 let natsPorts: { port: number; monitorPort: number };
 let ticketsDb: Database;
 let ordersDb: Database;
@@ -44,14 +48,14 @@ const databases = {
   orders: `${testDatabaseName()}_orders`,
 };
 
-function startNats(): Promise<NatsStreamingServer> {
-  return startNatsStreaming({ store: 'file', dataDir: store.dir, clusterId: 'ticketing', ...natsPorts });
+function startNats(): Promise<BusServer> {
+  return startBusServer(testBusTransport(), { store: 'file', dataDir: store.dir, ...natsPorts });
 }
 
 beforeAll(async () => {
   store = tempDir('nats');
   const [server] = await Promise.all([
-    startNatsStreaming({ store: 'file', dataDir: store.dir, clusterId: 'ticketing' }),
+    startBusServer(testBusTransport(), { store: 'file', dataDir: store.dir }),
     ensureBuilt(['tickets', 'orders']),
   ]);
   nats = server;
@@ -62,8 +66,7 @@ beforeAll(async () => {
   ]);
   const env = (service: keyof typeof databases): Record<string, string> => ({
     MONGO_URI: withDatabase(testMongoUri(), databases[service]),
-    NATS_URL: nats.url,
-    NATS_CLUSTER_ID: nats.clusterId,
+    ...busServerEnv(nats),
     JWT_KEY: TEST_JWT_KEY,
   });
   [tickets, orders] = await Promise.all([
@@ -82,7 +85,7 @@ afterAll(async () => {
   store?.remove();
 }, 60_000);
 
-describeWithPrivateNats('tickets and orders while NATS Streaming is down for 5 s', () => {
+describeWithPrivateNats(`tickets and orders while the bus (${transport}) is down for 5 s`, () => {
   it('creates all 1,000 tickets and the orders replica converges to exactly those 1,000', async () => {
     const seller = newId();
     const cookie = sessionCookie({ id: seller, email: `${seller}@example.com` }, TEST_JWT_KEY);

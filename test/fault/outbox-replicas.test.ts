@@ -4,10 +4,12 @@ import {
   TEST_JWT_KEY,
   eventually,
   sessionCookie,
-  startNatsStreaming,
+  startBusServer,
+  busServerEnv,
+  testBusTransport,
   startTcpProxy,
   testMongoUri,
-  type NatsStreamingServer,
+  type BusServer,
   type TcpProxy,
 } from '@ticketing/common/testing';
 import mongoose from 'mongoose';
@@ -28,7 +30,7 @@ interface TicketJson {
   id: string;
 }
 
-let nats: NatsStreamingServer;
+let nats: BusServer;
 let natsProxy: TcpProxy;
 let bus: Bus;
 let database: Database;
@@ -38,12 +40,15 @@ const seller = newId();
 const cookie = sessionCookie({ id: seller, email: `${seller}@example.com` }, TEST_JWT_KEY);
 
 beforeAll(async () => {
-  const [server] = await Promise.all([startNatsStreaming({ store: 'memory' }), ensureBuilt(['tickets'])]);
+  const [server] = await Promise.all([
+    startBusServer(testBusTransport(), { store: 'memory' }),
+    ensureBuilt(['tickets']),
+  ]);
   nats = server;
   natsProxy = await startTcpProxy({ port: Number(new URL(nats.url).port) });
   bus = await connectPrivateBus(nats, 'outbox-replicas');
   database = await openDatabase(testMongoUri());
-  const env = { MONGO_URI: testMongoUri(), NATS_CLUSTER_ID: nats.clusterId, JWT_KEY: TEST_JWT_KEY };
+  const env = { MONGO_URI: testMongoUri(), ...busServerEnv(nats), JWT_KEY: TEST_JWT_KEY };
   [replicaA, replicaB] = await Promise.all([
     startServiceProcess('tickets', { ...env, NATS_URL: `nats://127.0.0.1:${natsProxy.port}` }),
     startServiceProcess('tickets', { ...env, NATS_URL: nats.url }),

@@ -4,9 +4,11 @@ import {
   TEST_JWT_KEY,
   eventually,
   sessionCookie,
-  startNatsStreaming,
+  startBusServer,
+  busServerEnv,
+  testBusTransport,
   testMongoUri,
-  type NatsStreamingServer,
+  type BusServer,
 } from '@ticketing/common/testing';
 import type { OrderCancelledEvent, OrderCompletedEvent, OrderCreatedEvent } from '@ticketing/common';
 import { randomUUID } from 'node:crypto';
@@ -75,18 +77,21 @@ function shuffle<T>(items: T[], random: () => number): T[] {
   return items;
 }
 
-let nats: NatsStreamingServer;
+let nats: BusServer;
 let bus: Bus;
 let database: Database;
 let tickets: ServiceProcess;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  const [server] = await Promise.all([startNatsStreaming({ store: 'memory' }), ensureBuilt(['tickets'])]);
+  const [server] = await Promise.all([
+    startBusServer(testBusTransport(), { store: 'memory' }),
+    ensureBuilt(['tickets']),
+  ]);
   nats = server;
   bus = await connectPrivateBus(nats, 'tickets-backlog');
   database = await openDatabase(testMongoUri());
-  env = { MONGO_URI: testMongoUri(), NATS_URL: nats.url, NATS_CLUSTER_ID: nats.clusterId, JWT_KEY: TEST_JWT_KEY };
+  env = { MONGO_URI: testMongoUri(), ...busServerEnv(nats), JWT_KEY: TEST_JWT_KEY };
   tickets = await startServiceProcess('tickets', env);
 }, 120_000);
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import nats from 'node-nats-streaming';
 import {
+  JetStreamBus,
   Listener,
   RetryLaterError,
   Subjects,
@@ -10,7 +11,15 @@ import {
   type MessageContext,
   type OrderCancelledEvent,
 } from '..';
-import { connectTestBus, eventually, natsTestConfig, silentLogger, testChannelPrefix } from '../testing';
+import {
+  connectTestBus,
+  consumersOf,
+  eventually,
+  natsTestConfig,
+  publishRawJetStream,
+  silentLogger,
+  testChannelPrefix,
+} from '../testing';
 
 const ORDER_ID = '64b7f0c2a1b2c3d4e5f60718';
 const TICKET_ID = '64b7f0c2a1b2c3d4e5f60719';
@@ -81,7 +90,7 @@ interface SubscriptionStats {
   ack_wait: number;
 }
 
-/** The server's view of a channel's subscriptions (monitoring endpoint). */
+/** NATS Streaming's view of a channel's subscriptions (monitoring endpoint). */
 async function subscriptionsOf(bus: Bus): Promise<{ lastSeq: number; subs: SubscriptionStats[] } | undefined> {
   const monitorUrl = process.env['TEST_NATS_MONITOR_URL'] ?? '';
   if (monitorUrl === '') return undefined;
@@ -96,6 +105,15 @@ async function subscriptionsOf(bus: Bus): Promise<{ lastSeq: number; subs: Subsc
  * members: a member's last_sent is the last message it got) and nothing is left unacked.
  */
 async function allAcked(bus: Bus): Promise<void> {
+  if (bus instanceof JetStreamBus) {
+    // JetStream: every durable consumer of the subject has nothing left to deliver and nothing unacked.
+    await eventually(async () => {
+      const consumers = await consumersOf(natsTestConfig().url, bus.names.stream, bus.channel(Subjects.OrderCancelled));
+      expect(consumers.length).toBeGreaterThan(0);
+      for (const c of consumers) expect([c.name, c.num_pending, c.num_ack_pending]).toEqual([c.name, 0, 0]);
+    });
+    return;
+  }
   await eventually(async () => {
     const stats = await subscriptionsOf(bus);
     if (stats === undefined) return;
@@ -111,7 +129,8 @@ async function allAcked(bus: Bus): Promise<void> {
 
 /** Publishes raw bytes on a channel, bypassing Bus.publish's envelope (for poison messages). */
 async function publishRaw(channel: string, payload: string): Promise<void> {
-  const { url, clusterId } = natsTestConfig();
+  const { transport, url, clusterId } = natsTestConfig();
+  if (transport === 'jetstream') return publishRawJetStream(url, channel, payload);
   const stan = nats.connect(clusterId, `raw-${randomBytes(4).toString('hex')}`, { url });
   await new Promise<void>((resolve, reject) => {
     stan.on('connect', () => {
@@ -190,7 +209,7 @@ describe('Listener', () => {
     await allAcked(bus);
   });
 
-  it('acks a message that can never be valid (bad JSON, wrong shape) without calling onMessage', async () => {
+  it('sets aside a message that can never be valid (bad JSON, wrong shape) without calling onMessage', async () => {
     const channels = await freshChannels();
     const bus = await channels.bus();
     const listener = new RecordingListener(bus, 'svc-a').listen();
@@ -267,6 +286,23 @@ describe('Listener', () => {
     new RecordingListener(bus, 'svc-ackwait', () => {}, { ackWaitMs: 2_000 }).listen();
     await bus.publish(Subjects.OrderCancelled, cancelledData(1));
 
+    if (bus instanceof JetStreamBus) {
+      // JetStream: one durable pull consumer per service and subject, with the listener's settings.
+      const [consumer] = await eventually(async () => {
+        const found = await consumersOf(natsTestConfig().url, bus.names.stream, bus.channel(Subjects.OrderCancelled));
+        expect(found).toHaveLength(1);
+        return found;
+      });
+      expect(consumer?.config).toMatchObject({
+        durable_name: 'svc-ackwait_order_cancelled',
+        ack_policy: 'explicit',
+        deliver_policy: 'all',
+        ack_wait: 2_000_000_000,
+        max_ack_pending: 64,
+        max_deliver: 10,
+      });
+      return;
+    }
     const stats = await eventually(async () => {
       const s = await subscriptionsOf(bus);
       if (s !== undefined) expect(s.subs).toHaveLength(1);

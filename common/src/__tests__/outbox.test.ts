@@ -1,6 +1,5 @@
 import mongoose, { Schema, type HydratedDocument, type Model } from 'mongoose';
 import {
-  Bus,
   OUTBOX_CHECKPOINTS,
   OutboxRelay,
   Subjects,
@@ -15,6 +14,8 @@ import {
   type OutboxEntry,
   type Versioned,
   type WithOutbox,
+  type Bus,
+  createBus,
 } from '..';
 import {
   EventProbe,
@@ -248,7 +249,7 @@ describe('outbox', () => {
   });
 
   it('keeps the event when the bus is down without failing the change, and publishes it on reconnect', async () => {
-    const offline = new Bus({
+    const offline = createBus({
       ...natsTestConfig(),
       clientId: makeClientId('test-outbox-late'),
       logger: silentLogger,

@@ -1,11 +1,12 @@
 import {
-  Bus,
   Publisher,
   ServiceUnavailableError,
   Subjects,
   makeClientId,
   requestContext,
   type TicketCreatedEvent,
+  type Bus,
+  createBus,
 } from '..';
 import { EventProbe, connectTestBus, natsTestConfig, silentLogger } from '../testing';
 
@@ -55,7 +56,7 @@ describe('Publisher', () => {
   });
 
   it('rejects instead of resolving when the bus cannot take the event', async () => {
-    const closed = new Bus({ ...natsTestConfig(), clientId: makeClientId('test-closed'), logger: silentLogger });
+    const closed = createBus({ ...natsTestConfig(), clientId: makeClientId('test-closed'), logger: silentLogger });
     await closed.close();
 
     await expect(new TicketCreatedPublisher(closed).publish(data('dropped'))).rejects.toBeInstanceOf(

@@ -40,6 +40,19 @@ export function str(opts: Common<string> & { minLength?: number; oneOf?: readonl
   };
 }
 
+/** One of a fixed set of strings, typed as that union. */
+export function oneOf<T extends string>(values: readonly T[], opts: Common<T> = {}): VarSpec<T> {
+  return {
+    parse(raw, name) {
+      if (raw === undefined || raw === '') return opts.default === undefined ? missing(name) : { value: opts.default };
+      if (!(values as readonly string[]).includes(raw)) {
+        return { error: `${name} must be one of ${values.join(', ')} (got "${raw}")` };
+      }
+      return { value: raw as T };
+    },
+  };
+}
+
 export function optionalStr(): VarSpec<string | undefined> {
   return { parse: (raw) => ({ value: raw === '' ? undefined : raw }) };
 }
@@ -94,6 +107,12 @@ export const busConfigSpec = {
   NATS_CLUSTER_ID: str({ default: 'ticketing' }),
   // Optional: defaults to <service>-<host>-<random>; in Kubernetes it is the pod name.
   NATS_CLIENT_ID: optionalStr(),
+  // The transport: NATS Streaming (the default) or NATS JetStream (docs/jetstream.md).
+  EVENT_BUS: oneOf(['stan', 'jetstream'] as const, { default: 'stan' }),
+  // JetStream: deliveries of a message before it goes to the dead-letter stream.
+  JETSTREAM_MAX_DELIVER: int({ default: 10, min: 1, max: 1000 }),
+  // JetStream: replicas of each stream (3 on the three-node cluster of infra/k8s-jetstream).
+  JETSTREAM_REPLICAS: int({ default: 1, min: 1, max: 5 }),
 } as const;
 
 /** The ingress (or the dev gateway) in front of every service: one proxy hop. */

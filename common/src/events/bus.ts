@@ -1,21 +1,29 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import nats, { type Message, type Stan } from 'node-nats-streaming';
 import type { Logger } from 'pino';
-import { ServiceUnavailableError } from '../errors';
 import { currentRequestId } from '../log';
 import type { Subjects } from './subjects';
 
+/**
+ * The transport-neutral event bus. Services, listeners, publishers and the outbox only see this
+ * interface; NATS Streaming (StanBus, the default) and NATS JetStream (JetStreamBus) implement it,
+ * and createBus() picks one from the configuration (EVENT_BUS=stan|jetstream).
+ */
+
+export type BusTransport = 'stan' | 'jetstream';
+export const BUS_TRANSPORTS: readonly BusTransport[] = ['stan', 'jetstream'];
+
 export interface BusOptions {
   url: string;
+  /** NATS Streaming's cluster id; JetStream ignores it. */
   clusterId: string;
   /** Base client id; made unique per connection attempt (see clientIdFor). */
   clientId: string;
   logger: Logger;
   /** Prepended to every channel name. Tests use it so test files never see each other's events. */
   channelPrefix?: string;
-  /** How often the client pings the streaming server; a lost server is noticed after interval × maxPingOut. */
+  /** How often the client pings the server; a lost server is noticed after interval × maxPingOut. */
   pingIntervalMs?: number;
   maxPingOut?: number;
   /** How long publish() waits for the server's ack before rejecting. */
@@ -23,6 +31,11 @@ export interface BusOptions {
   connectTimeoutMs?: number;
   /** Backoff between connection attempts, doubled per failure up to max. */
   retryDelayMs?: { min: number; max: number };
+  /**
+   * JetStream only: deliveries of one message before it is moved to the dead-letter stream (the
+   * consumer's max_deliver). NATS Streaming redelivers without bound.
+   */
+  maxDeliver?: number;
 }
 
 export interface SubscriptionSpec {
@@ -39,9 +52,88 @@ export interface SubscriptionSpec {
   deliver?: 'all' | 'new';
 }
 
-interface Registration {
-  spec: SubscriptionSpec;
-  onMessage: (msg: Message) => void;
+/** One delivery of a message, whatever the transport. */
+export interface DeliveredMessage {
+  readonly subject: Subjects;
+  /** The payload as sent (the JSON envelope), as UTF-8 text. */
+  readonly data: string;
+  /** The message's position on the server (channel sequence on NATS Streaming, stream sequence on JetStream). */
+  readonly sequence: number;
+  /** True when the server delivers this message again (an earlier try was not acked in time). */
+  readonly redelivered: boolean;
+  /** 1 on the first delivery; undefined where the transport does not count deliveries (NATS Streaming). */
+  readonly deliveryCount: number | undefined;
+  /** Done: the server forgets the message for this consumer. Never throws. */
+  ack(): void;
+  /**
+   * Handling failed: deliver the message again later (after `retryAfterMs`, the ack wait by
+   * default). A transport with bounded redelivery dead-letters it instead when this was the last
+   * delivery allowed, with `reason` as the failure reason. Never throws.
+   */
+  retry(reason: unknown, retryAfterMs?: number): void;
+  /**
+   * The message can never be handled (poison): set it aside with `reason` and stop delivering it.
+   * JetStream keeps it in the dead-letter stream; NATS Streaming has none and only acks it (the
+   * caller logs it). Never throws.
+   */
+  deadLetter(reason: string): void;
+}
+
+export interface PublishMeta {
+  id?: string;
+  requestId?: string;
+  time?: string;
+}
+
+/**
+ * One connection to the bus that survives server restarts: connect() resolves once connected and
+ * keeps retrying with backoff until then; every registered subscription is (re)established on each
+ * connection. Emits 'connected', 'disconnected' and 'closed'.
+ */
+export interface EventBus extends EventEmitter {
+  readonly transport: BusTransport;
+  readonly isConnected: boolean;
+  /** The server-side name of a subject's channel (the channel prefix applied). */
+  channel(subject: Subjects): string;
+  connect(): Promise<void>;
+  /** Registers a subscription; it is (re)established on every connection. */
+  subscribe(spec: SubscriptionSpec, onMessage: (msg: DeliveredMessage) => void): void;
+  /**
+   * Publishes and resolves, with the server's id for the message, once the server has stored the
+   * event. This is the untyped transport: code publishes through a typed Publisher<E> or the
+   * outbox's stageEvent, which check the payload against its subject at compile time. Rejects with
+   * 503 BUS_UNAVAILABLE at once while not connected.
+   */
+  publish(subject: Subjects, data: unknown, meta?: PublishMeta): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** What services and listeners hold: any transport. */
+export type Bus = EventBus;
+
+export interface EventEnvelopeOut {
+  id: string;
+  subject: Subjects;
+  time: string;
+  requestId?: string;
+  data: unknown;
+}
+
+/** The envelope every transport sends: event id (the dedupe key), subject, time, request id, data. */
+export function buildEnvelope(subject: Subjects, data: unknown, meta: PublishMeta = {}): EventEnvelopeOut {
+  const requestId = meta.requestId ?? currentRequestId();
+  return {
+    id: meta.id ?? randomUUID(),
+    subject,
+    time: meta.time ?? new Date().toISOString(),
+    ...(requestId === undefined ? {} : { requestId }),
+    data,
+  };
+}
+
+export function errorText(reason: unknown): string {
+  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  return String(reason);
 }
 
 const CLIENT_ID_INVALID = /[^A-Za-z0-9_-]/g;
@@ -53,207 +145,8 @@ export function makeClientId(service: string, given?: string): string {
   return base.replace(CLIENT_ID_INVALID, '_');
 }
 
-/**
- * One connection to NATS Streaming that survives server restarts. node-nats-streaming does not
- * recover a streaming session by itself once the server forgets the client (a restart with a memory
- * store, or a long outage), so when the session is lost this class builds a new connection with a
- * fresh client id and subscribes every registered listener again. Durable queue subscriptions
- * resume where the group left off when the server kept them.
- */
-export class Bus extends EventEmitter {
-  private stan: Stan | undefined;
-  private connectedStan: Stan | undefined;
-  private readonly registrations: Registration[] = [];
-  private closing = false;
-  private attempt = 0;
-  private firstConnect: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private readonly log: Logger;
-
-  constructor(private readonly opts: BusOptions) {
-    super();
-    this.log = opts.logger.child({ component: 'bus' });
-  }
-
-  get isConnected(): boolean {
-    return this.connectedStan !== undefined;
-  }
-
-  channel(subject: Subjects): string {
-    return `${this.opts.channelPrefix ?? ''}${subject}`;
-  }
-
-  /** Resolves once connected; keeps retrying with backoff until then (or until close()). */
-  connect(): Promise<void> {
-    this.firstConnect ??= new Promise<void>((resolve, reject) => {
-      const onConnected = (): void => {
-        this.off('closed', onClosed);
-        resolve();
-      };
-      const onClosed = (): void => {
-        this.off('connected', onConnected);
-        reject(new Error('bus closed before it connected'));
-      };
-      this.once('connected', onConnected);
-      this.once('closed', onClosed);
-      this.open();
-    });
-    return this.firstConnect;
-  }
-
-  private retryDelay(): number {
-    const { min, max } = this.opts.retryDelayMs ?? { min: 100, max: 5_000 };
-    return Math.min(max, min * 2 ** Math.min(this.attempt, 16));
-  }
-
-  private open(): void {
-    if (this.closing) return;
-    const clientId = this.attempt === 0 ? this.opts.clientId : `${this.opts.clientId}-${this.attempt}`;
-    this.attempt += 1;
-    const stan = nats.connect(this.opts.clusterId, clientId, {
-      url: this.opts.url,
-      connectTimeout: this.opts.connectTimeoutMs ?? 2_000,
-      ackTimeout: this.opts.publishTimeoutMs ?? 5_000,
-      stanPingInterval: this.opts.pingIntervalMs ?? 5_000,
-      stanMaxPingOut: this.opts.maxPingOut ?? 3,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      // A failed first connection must surface as 'error' so that open()'s backoff (and its log
-      // line) takes over; with waitOnFirstConnect the client would retry silently every 250 ms.
-      waitOnFirstConnect: false,
-    });
-    this.stan = stan;
-    let up = false;
-    stan.on('connect', () => {
-      up = true;
-      this.attempt = 0;
-      this.connectedStan = stan;
-      this.log.info({ clientId }, 'connected to NATS Streaming');
-      for (const registration of this.registrations) this.subscribeOn(stan, registration);
-      this.emit('connected');
-    });
-    stan.on('error', (err: unknown) => {
-      this.log.warn({ err, clientId }, 'NATS Streaming error');
-      // A failed first handshake emits only 'error' on some paths: make sure it ends in a retry.
-      if (!up) this.drop(stan);
-    });
-    stan.on('connection_lost', (err: unknown) => {
-      this.log.warn({ err, clientId }, 'NATS Streaming session lost');
-    });
-    // The NATS client reconnects by itself, silently: without these, an outage shorter than
-    // pingInterval × maxPingOut would go unnoticed, every publish meanwhile would hang for its ack
-    // timeout, and readiness would say "connected" throughout.
-    stan.on('disconnect', () => {
-      if (this.connectedStan !== stan) return;
-      this.log.warn({ clientId }, 'NATS connection lost; publishes fail fast until it is back');
-      this.connectedStan = undefined;
-      this.emit('disconnected');
-    });
-    stan.on('reconnect', () => {
-      // The TCP connection is back, but whether the streaming session survived is unknown (a server
-      // restarted with a memory store has forgotten it). Close it cleanly, which also takes it out
-      // of its queue groups at once, and start a fresh session that subscribes everything again.
-      this.log.info({ clientId }, 'NATS connection back; starting a new streaming session');
-      this.drop(stan);
-    });
-    stan.on('close', () => this.drop(stan));
-  }
-
-  /** Forgets a dead connection and schedules the next attempt. */
-  private drop(stan: Stan): void {
-    if (this.stan !== stan) return;
-    this.stan = undefined;
-    if (this.connectedStan === stan) {
-      this.connectedStan = undefined;
-      this.emit('disconnected');
-    }
-    try {
-      stan.close();
-    } catch {
-      // Already closed: nothing to release.
-    }
-    if (this.closing) return;
-    const delay = this.retryDelay();
-    this.log.info({ delayMs: delay }, 'reconnecting to NATS Streaming');
-    this.retryTimer = setTimeout(() => this.open(), delay);
-  }
-
-  private subscribeOn(stan: Stan, { spec, onMessage }: Registration): void {
-    const options = stan.subscriptionOptions();
-    if (spec.deliver !== 'new') options.setDeliverAllAvailable();
-    options.setManualAckMode(true).setAckWait(spec.ackWaitMs).setMaxInFlight(spec.maxInFlight);
-    const channel = this.channel(spec.subject);
-    const subscription =
-      spec.queueGroup === undefined
-        ? stan.subscribe(channel, options)
-        : stan.subscribe(channel, spec.queueGroup, options.setDurableName(spec.queueGroup));
-    subscription.on('message', onMessage);
-    subscription.on('error', (err: unknown) => {
-      this.log.warn({ err, subject: spec.subject }, 'subscription error');
-    });
-  }
-
-  /** Registers a subscription; it is (re)established on every connection. */
-  subscribe(spec: SubscriptionSpec, onMessage: (msg: Message) => void): void {
-    const registration = { spec, onMessage };
-    this.registrations.push(registration);
-    if (this.connectedStan !== undefined) this.subscribeOn(this.connectedStan, registration);
-  }
-
-  /**
-   * Publishes and resolves once the streaming server has stored the event. This is the untyped
-   * transport: code publishes through a typed Publisher<E> or the outbox's stageEvent, which check
-   * the payload against its subject at compile time.
-   */
-  publish(
-    subject: Subjects,
-    data: unknown,
-    meta: { id?: string; requestId?: string; time?: string } = {},
-  ): Promise<string> {
-    const stan = this.connectedStan;
-    if (stan === undefined) {
-      return Promise.reject(new ServiceUnavailableError('The event bus is not connected', 'BUS_UNAVAILABLE'));
-    }
-    const requestId = meta.requestId ?? currentRequestId();
-    const envelope = {
-      id: meta.id ?? randomUUID(),
-      subject,
-      time: meta.time ?? new Date().toISOString(),
-      ...(requestId === undefined ? {} : { requestId }),
-      data,
-    };
-    return new Promise((resolve, reject) => {
-      try {
-        stan.publish(this.channel(subject), JSON.stringify(envelope), (err, guid) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
-          else resolve(guid);
-        });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    const stan = this.stan;
-    this.stan = undefined;
-    this.connectedStan = undefined;
-    this.emit('closed');
-    if (stan === undefined) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2_000);
-      stan.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      try {
-        stan.close();
-      } catch {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  }
+/** Backoff shared by both transports: min × 2^attempt, capped at max. */
+export function retryDelayFor(opts: BusOptions, attempt: number): number {
+  const { min, max } = opts.retryDelayMs ?? { min: 100, max: 5_000 };
+  return Math.min(max, min * 2 ** Math.min(attempt, 16));
 }

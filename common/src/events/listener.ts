@@ -1,9 +1,8 @@
-import type { Message } from 'node-nats-streaming';
 import type { Logger } from 'pino';
 import { reportError } from '../errors';
 import { requestContext } from '../log';
 import { eventHandlingDuration, eventLag, secondsSince, type EventOutcome } from '../metrics';
-import type { Bus } from './bus';
+import type { Bus, DeliveredMessage } from './bus';
 import type { BusEvent, EventEnvelope } from './events';
 import { isValidEventData } from './validate';
 
@@ -19,8 +18,8 @@ export interface MessageContext {
 
 /**
  * Thrown by a handler for an event that cannot be applied yet (it comes from the future: the
- * replica has not seen the previous version). The message stays unacked and is redelivered after
- * the ack wait, by which time the missing event has usually arrived.
+ * replica has not seen the previous version). The message is redelivered after the ack wait, by
+ * which time the missing event has usually arrived.
  */
 export class RetryLaterError extends Error {
   constructor(message: string) {
@@ -29,11 +28,9 @@ export class RetryLaterError extends Error {
   }
 }
 
-// node-nats-streaming types message data as the String wrapper object.
-// eslint-disable-next-line @typescript-eslint/no-wrapper-object-types
-function parseEnvelope(raw: string | Buffer | String): EventEnvelope | undefined {
+function parseEnvelope(raw: string): EventEnvelope | undefined {
   try {
-    const parsed: unknown = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw));
+    const parsed: unknown = JSON.parse(raw);
     if (typeof parsed !== 'object' || parsed === null) return undefined;
     const envelope = parsed as Partial<EventEnvelope>;
     if (typeof envelope.id !== 'string' || !('data' in envelope)) return undefined;
@@ -52,8 +49,9 @@ export interface ListenerOptions {
 /**
  * Base of every listener: one durable queue group per consuming service, manual acks, and an ack
  * only after onMessage resolved (its effect is stored). Any failure is caught and logged and the
- * message is left for redelivery, so one bad event never stops the process; a message that cannot
- * ever be valid (bad JSON, wrong shape) is acked as poison after logging it.
+ * message is left for redelivery, so one bad event never stops the process (JetStream bounds the
+ * redeliveries and then dead-letters it); a message that cannot ever be valid (bad JSON, wrong
+ * shape) is set aside as poison after logging it (acked on NATS Streaming, dead-lettered on JetStream).
  */
 export abstract class Listener<E extends BusEvent> {
   abstract readonly subject: E['subject'];
@@ -96,33 +94,24 @@ export abstract class Listener<E extends BusEvent> {
     return this;
   }
 
-  private ack(msg: Message): void {
-    try {
-      msg.ack();
-    } catch (err) {
-      // The connection died under us: the server will redeliver, and handlers are idempotent.
-      this.log.warn({ err }, 'ack failed');
-    }
-  }
-
-  private async handle(msg: Message): Promise<void> {
+  private async handle(msg: DeliveredMessage): Promise<void> {
     const end = eventHandlingDuration.startTimer({ subject: this.subject, queue_group: this.queueGroupName });
     const outcome = await this.handleOnce(msg);
     end({ outcome });
   }
 
-  private async handleOnce(msg: Message): Promise<EventOutcome> {
-    const envelope = parseEnvelope(msg.getData());
+  private async handleOnce(msg: DeliveredMessage): Promise<EventOutcome> {
+    const envelope = parseEnvelope(msg.data);
     if (envelope === undefined || !isValidEventData(this.subject, envelope.data)) {
-      this.log.error({ sequence: msg.getSequence(), raw: String(msg.getData()).slice(0, 500) }, 'poison message acked');
-      this.ack(msg);
+      this.log.error({ sequence: msg.sequence, raw: msg.data.slice(0, 500) }, 'poison message set aside');
+      msg.deadLetter(envelope === undefined ? 'not a JSON event envelope' : `invalid ${this.subject} payload`);
       return 'poison';
     }
     const publishedAt = typeof envelope.time === 'string' ? new Date(envelope.time) : undefined;
     const ctx: MessageContext = {
       eventId: envelope.id,
-      redelivered: msg.isRedelivered(),
-      sequence: msg.getSequence(),
+      redelivered: msg.redelivered,
+      sequence: msg.sequence,
       ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
       ...(publishedAt === undefined || Number.isNaN(publishedAt.getTime()) ? {} : { publishedAt }),
     };
@@ -130,7 +119,7 @@ export abstract class Listener<E extends BusEvent> {
       await requestContext.run({ requestId: envelope.requestId ?? envelope.id }, () =>
         this.onMessage(envelope.data as E['data'], ctx),
       );
-      this.ack(msg);
+      msg.ack();
       if (ctx.publishedAt !== undefined) {
         eventLag.observe(
           { subject: this.subject, queue_group: this.queueGroupName },
@@ -139,6 +128,7 @@ export abstract class Listener<E extends BusEvent> {
       }
       return 'acked';
     } catch (err) {
+      msg.retry(err);
       if (err instanceof RetryLaterError)
         this.log.info({ eventId: ctx.eventId, reason: err.message }, 'event deferred');
       else

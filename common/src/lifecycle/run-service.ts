@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config';
-import { Bus, makeClientId } from '../events';
+import { createBus, makeClientId, type Bus, type BusTransport } from '../events';
 import { closeHttpServer, handleShutdown, installProcessHandlers, type ShutdownStep } from './shutdown';
 
 /**
@@ -27,15 +27,22 @@ export interface BusConfig {
   NATS_URL: string;
   NATS_CLUSTER_ID: string;
   NATS_CLIENT_ID: string | undefined;
+  /** 'stan' when absent. */
+  EVENT_BUS?: BusTransport;
+  JETSTREAM_MAX_DELIVER?: number;
+  JETSTREAM_REPLICAS?: number;
 }
 
 /** A connected bus for a service, with its unique client id; keeps retrying until the server answers. */
 export async function connectServiceBus(service: string, config: BusConfig, logger: Logger): Promise<Bus> {
-  const bus = new Bus({
+  const bus = createBus({
+    transport: config.EVENT_BUS ?? 'stan',
     url: config.NATS_URL,
     clusterId: config.NATS_CLUSTER_ID,
     clientId: makeClientId(service, config.NATS_CLIENT_ID),
     logger,
+    ...(config.JETSTREAM_MAX_DELIVER === undefined ? {} : { maxDeliver: config.JETSTREAM_MAX_DELIVER }),
+    ...(config.JETSTREAM_REPLICAS === undefined ? {} : { streamReplicas: config.JETSTREAM_REPLICAS }),
   });
   await bus.connect();
   return bus;

@@ -20,8 +20,8 @@ export { findOnPath } from './infra-process';
  * run installs nothing.
  */
 
-export type ToolName = 'mongo' | 'nats' | 'redis' | 'stripe';
-export const ALL_TOOLS: readonly ToolName[] = ['mongo', 'nats', 'redis', 'stripe'];
+export type ToolName = 'mongo' | 'nats' | 'jetstream' | 'redis' | 'stripe';
+export const ALL_TOOLS: readonly ToolName[] = ['mongo', 'nats', 'jetstream', 'redis', 'stripe'];
 
 export type Log = (line: string) => void;
 export const stderrLog: Log = (line) => {
@@ -44,6 +44,7 @@ export interface ToolStatus {
 export const EXTERNAL_SERVER_ENV: Record<ToolName, string> = {
   mongo: 'MONGO_URI',
   nats: 'NATS_URL',
+  jetstream: 'NATS_JETSTREAM_URL',
   redis: 'REDIS_URL',
   stripe: 'STRIPE_MOCK_URL',
 };
@@ -56,6 +57,8 @@ export function externalServer(tool: ToolName): string | undefined {
 // Pinned versions. Bump deliberately: the stamp next to each binary makes the next run rebuild.
 const NATS_STREAMING = { module: 'github.com/nats-io/nats-streaming-server', version: 'v0.25.6' };
 const STRIPE_MOCK = { module: 'github.com/stripe/stripe-mock', version: 'v0.203.0' };
+// nats-server with JetStream: Debian bookworm's package when apt can install it, else this build.
+const NATS_SERVER = { module: 'github.com/nats-io/nats-server/v2', version: 'v2.9.10' };
 
 let cachedRoot: string | undefined;
 
@@ -150,6 +153,7 @@ function ferretSourceDir(): string {
 
 const NATS_TOOL = goInstallTool('nats-streaming-server', NATS_STREAMING);
 const STRIPE_TOOL = goInstallTool('stripe-mock', STRIPE_MOCK);
+const NATS_SERVER_TOOL = goInstallTool('nats-server', NATS_SERVER);
 
 const inFlight = new Map<ToolName, Promise<ToolStatus>>();
 
@@ -223,6 +227,8 @@ async function provideTool(tool: ToolName, log: Log): Promise<ToolStatus> {
       return provideGoTool(tool, 'stripe-mock', STRIPE_TOOL, log, 'stripe-mock');
     case 'redis':
       return provideRedis(log);
+    case 'jetstream':
+      return provideNatsServer(log);
   }
 }
 
@@ -346,4 +352,39 @@ async function provideRedis(log: Log): Promise<ToolStatus> {
     'redis: redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install redis-server; ' +
       'macOS: brew install redis), copy a redis-server binary into .tools/bin, or set REDIS_URL to a running server',
   );
+}
+
+/** Debian installs nats-server to /usr/sbin, which is not on every user's PATH. */
+const DEBIAN_NATS_SERVER = '/usr/sbin/nats-server';
+
+/**
+ * nats-server (JetStream): .tools/bin, PATH or Debian's package (2.9.10 on bookworm) first; else
+ * apt-get install nats-server where apt can run; else a Go build of the same version.
+ */
+async function provideNatsServer(log: Log): Promise<ToolStatus> {
+  const provider = 'nats-server';
+  const local = path.join(toolsBinDir(), 'nats-server');
+  if (isExecutableFile(local))
+    return { tool: 'jetstream', provider, path: local, source: 'tools', note: 'in .tools/bin' };
+  const installed = findOnPath('nats-server') ?? [DEBIAN_NATS_SERVER].find(isExecutableFile);
+  if (installed !== undefined) return { tool: 'jetstream', provider, path: installed, source: 'path', note: 'on PATH' };
+
+  if (canAptInstall()) {
+    log('jetstream: installing nats-server with apt-get (first time only)...');
+    const started = Date.now();
+    const result = await aptInstall(['nats-server'], { log });
+    const found = findOnPath('nats-server') ?? [DEBIAN_NATS_SERVER].find(isExecutableFile);
+    if (result.ok && found !== undefined) {
+      const seconds = Math.round((Date.now() - started) / 1000);
+      return {
+        tool: 'jetstream',
+        provider,
+        path: found,
+        source: 'apt',
+        note: `installed with apt-get in ${seconds} s`,
+      };
+    }
+    if (!result.ok) log(`jetstream: ${result.reason}; trying a Go build instead`);
+  }
+  return provideGoTool('jetstream', provider, NATS_SERVER_TOOL, log, 'nats-server (JetStream)');
 }

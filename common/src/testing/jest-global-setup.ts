@@ -2,10 +2,12 @@ import {
   ALL_TOOLS,
   ensureTools,
   startMongo,
+  startNatsJetStream,
   startNatsStreaming,
   startRedis,
   startStripeMock,
   type MongoServer,
+  type NatsJetStreamServer,
   type NatsStreamingServer,
   type RedisServer,
   type StripeMockServer,
@@ -21,6 +23,7 @@ import { startStripeTestMode, type StripeTestMode } from './stripe-test-mode';
 export interface TestInfra {
   mongo: MongoServer;
   nats: NatsStreamingServer;
+  jetstream: NatsJetStreamServer;
   redis: RedisServer;
   stripe: StripeMockServer;
   /** Stripe's test mode in front of stripe-mock (stripe-test-mode.ts): what TEST_STRIPE_URL names. */
@@ -43,11 +46,13 @@ export default async function globalSetup(): Promise<void> {
     startNatsStreaming({ store: 'memory', clusterId: 'ticketing', log }),
     startRedis({ log }),
     startStripeMock({ log }),
+    startNatsJetStream({ log }),
   ] as const);
-  const [mongo, nats, redis, stripe] = results;
+  const [mongo, nats, redis, stripe, jetstream] = results;
   if (
     mongo.status === 'rejected' ||
     nats.status === 'rejected' ||
+    jetstream.status === 'rejected' ||
     redis.status === 'rejected' ||
     stripe.status === 'rejected'
   ) {
@@ -61,6 +66,7 @@ export default async function globalSetup(): Promise<void> {
   const infra: TestInfra = {
     mongo: mongo.value,
     nats: nats.value,
+    jetstream: jetstream.value,
     redis: redis.value,
     stripe: stripe.value,
     stripeTestMode,
@@ -71,6 +77,8 @@ export default async function globalSetup(): Promise<void> {
   process.env['TEST_NATS_URL'] = infra.nats.url;
   process.env['TEST_NATS_CLUSTER_ID'] = infra.nats.clusterId;
   process.env['TEST_NATS_MONITOR_URL'] = infra.nats.monitorUrl;
+  process.env['TEST_JETSTREAM_URL'] = infra.jetstream.url;
+  process.env['TEST_JETSTREAM_MONITOR_URL'] = infra.jetstream.monitorUrl;
   process.env['TEST_REDIS_URL'] = infra.redis.url;
   process.env['TEST_STRIPE_URL'] = stripeTestMode.url;
   process.env['TEST_STRIPE_MOCK_URL'] = infra.stripe.url;

@@ -6,5 +6,11 @@ export default async function globalTeardown(): Promise<void> {
   if (infra === undefined) return;
   delete store[INFRA_GLOBAL];
   await infra.stripeTestMode.stop();
-  await Promise.all([infra.mongo.stop(), infra.nats.stop(), infra.redis.stop(), infra.stripe.stop()]);
+  await Promise.all([
+    infra.mongo.stop(),
+    infra.nats.stop(),
+    infra.jetstream.stop(),
+    infra.redis.stop(),
+    infra.stripe.stop(),
+  ]);
 }

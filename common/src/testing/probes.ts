@@ -1,4 +1,3 @@
-import type { Message } from 'node-nats-streaming';
 import pino from 'pino';
 import { type Bus, type EventData, type EventEnvelope, type Subjects } from '../events';
 import type { UserPayload } from '../http';
@@ -24,9 +23,9 @@ export class EventProbe {
 
   constructor(bus: Bus, subjects: Subjects[]) {
     for (const subject of subjects) {
-      bus.subscribe({ subject, ackWaitMs: 30_000, maxInFlight: 1024 }, (msg: Message) => {
+      bus.subscribe({ subject, ackWaitMs: 30_000, maxInFlight: 1024 }, (msg) => {
         msg.ack();
-        this.events.push(JSON.parse(String(msg.getData())) as EventEnvelope);
+        this.events.push(JSON.parse(msg.data) as EventEnvelope);
       });
     }
   }

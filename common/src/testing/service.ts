@@ -1,5 +1,5 @@
 import mongoose from 'mongoose';
-import { Bus, makeClientId, type BusOptions } from '../events';
+import { createBus, makeClientId, type Bus, type CreateBusOptions } from '../events';
 import { silentLogger } from './probes';
 import { natsTestConfig, testChannelPrefix, testMongoUri } from './test-env';
 
@@ -17,12 +17,14 @@ export async function closeTestMongo(): Promise<void> {
 }
 
 /**
- * A real bus connection for a test file: the shared test server, this file's channel prefix (so no
- * other file sees its events), and fast pings so a restarted server is noticed within ~1.5 s.
+ * A real bus connection for a test file: the shared test server of the file's transport, this file's
+ * channel prefix (so no other file sees its events), and fast pings so a restarted server is noticed
+ * within ~1.5 s.
  */
-export async function connectTestBus(service: string, overrides: Partial<BusOptions> = {}): Promise<Bus> {
-  const { url, clusterId } = natsTestConfig();
-  const bus = new Bus({
+export async function connectTestBus(service: string, overrides: Partial<CreateBusOptions> = {}): Promise<Bus> {
+  const { transport, url, clusterId } = natsTestConfig();
+  const bus = createBus({
+    transport,
     url,
     clusterId,
     clientId: makeClientId(`test-${service}`),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
+import type { BusTransport } from '../events/bus';
 import { repoRoot } from './infra-tools';
 
 /**
@@ -63,7 +64,8 @@ export function testDatabaseName(): string {
     .slice(0, 26)
     .replace(/_+$/, '');
   // The hash keeps two files with the same slug (or two concurrent runs) apart.
-  const hash = createHash('sha1').update(`${testPath}:${process.pid}`).digest('hex').slice(0, 8);
+  // The transport too: a file that runs on both may run twice in one worker.
+  const hash = createHash('sha1').update(`${testPath}:${process.pid}:${testBusTransport()}`).digest('hex').slice(0, 8);
   databaseName = `t_${slug}_${hash}`;
   return databaseName;
 }
@@ -108,13 +110,38 @@ export function testRedisPrefix(): string {
   return redisPrefix;
 }
 
-export interface NatsTestConfig {
-  url: string;
-  clusterId: string;
+/**
+ * The transport this test file runs on: EVENT_BUS, which the jest project "jetstream" sets to
+ * 'jetstream' (root jest.config.js) for the files that run on both transports; NATS Streaming otherwise.
+ */
+export function testBusTransport(): BusTransport {
+  return process.env['EVENT_BUS'] === 'jetstream' ? 'jetstream' : 'stan';
 }
 
+export interface NatsTestConfig {
+  transport: BusTransport;
+  url: string;
+  clusterId: string;
+  /** The server's HTTP monitoring endpoint. */
+  monitorUrl: string;
+}
+
+/** The shared bus server of this file's transport, ready to spread into createBus()'s options. */
 export function natsTestConfig(): NatsTestConfig {
-  return { url: requireEnv('TEST_NATS_URL'), clusterId: requireEnv('TEST_NATS_CLUSTER_ID') };
+  if (testBusTransport() === 'jetstream') {
+    return {
+      transport: 'jetstream',
+      url: requireEnv('TEST_JETSTREAM_URL'),
+      clusterId: 'ticketing',
+      monitorUrl: process.env['TEST_JETSTREAM_MONITOR_URL'] ?? '',
+    };
+  }
+  return {
+    transport: 'stan',
+    url: requireEnv('TEST_NATS_URL'),
+    clusterId: requireEnv('TEST_NATS_CLUSTER_ID'),
+    monitorUrl: process.env['TEST_NATS_MONITOR_URL'] ?? '',
+  };
 }
 
 export function testRedisUrl(): string {

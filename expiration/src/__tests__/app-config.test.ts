@@ -1,4 +1,4 @@
-import { Bus, ConfigError, makeClientId, type ReadinessChecks } from '@ticketing/common';
+import { ConfigError, makeClientId, type ReadinessChecks, type Bus, createBus } from '@ticketing/common';
 import { connectTestBus, natsTestConfig, silentLogger, testRedisUrl } from '@ticketing/common/testing';
 import request from 'supertest';
 import { buildApp } from '../app';
@@ -70,8 +70,14 @@ describe('health routes', () => {
   });
 
   it('GET /readyz answers 503 while the bus is not connected', async () => {
-    const { url, clusterId } = natsTestConfig();
-    const offline = new Bus({ url, clusterId, clientId: makeClientId('test-offline'), logger: silentLogger });
+    const { transport, url, clusterId } = natsTestConfig();
+    const offline = createBus({
+      transport,
+      url,
+      clusterId,
+      clientId: makeClientId('test-offline'),
+      logger: silentLogger,
+    });
 
     const res = await request(buildApp(config, silentLogger, { ...readiness, bus: () => offline.isConnected }))
       .get('/readyz')

@@ -1,4 +1,4 @@
-import { Bus, Subjects, makeClientId } from '@ticketing/common';
+import { Subjects, makeClientId, type Bus, createBus } from '@ticketing/common';
 import {
   EventProbe,
   connectTestBus,
@@ -68,8 +68,9 @@ describe('expiration across a restart', () => {
 describe('expiration while the bus is away', () => {
   it('retries publishing with back-off until the bus takes the event', async () => {
     // A bus that is not connected yet: every publish is refused, as during an outage.
-    const { url, clusterId } = natsTestConfig();
-    const lateBus = new Bus({
+    const { transport, url, clusterId } = natsTestConfig();
+    const lateBus = createBus({
+      transport,
       url,
       clusterId,
       clientId: makeClientId('test-expiration-late'),

@@ -58,7 +58,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     const infraStarted = Date.now();
     const given = opts.infra ?? {};
-    const infra = await startInfra({ services: present, ephemeral, dataDir: data.dataDir, given, log });
+    const bus = opts.bus ?? (process.env['EVENT_BUS'] === 'jetstream' ? 'jetstream' : 'stan');
+    const infra = await startInfra({ services: present, ephemeral, dataDir: data.dataDir, given, log, bus });
     cleanups.push(() => infra.stop());
 
     // Counted from here: a first build or a first tool install may take minutes before this point.

@@ -2,13 +2,16 @@ import path from 'node:path';
 import {
   ensureTools,
   startMongo,
+  startNatsJetStream,
   startNatsStreaming,
   startRedis,
   startStripeMock,
+  type BusServer,
   type ToolName,
 } from '../../../common/src/testing/infra';
 import { startStripeTestMode } from '../../../common/src/testing/stripe-test-mode';
 import { EXTERNAL_SERVER_ENV, externalServer } from '../../../common/src/testing/infra-tools';
+import type { BusTransport } from '../../../common/src/events/bus';
 import { errorMessage } from './text';
 import { NEEDS, type InfraHandle, type InfraUrls, type Log, type ServiceName } from './types';
 
@@ -21,6 +24,8 @@ export interface StartedInfra {
   mongoUri: string | undefined;
   natsUrl: string;
   natsClusterId: string;
+  /** The bus transport the services use (EVENT_BUS). */
+  bus: BusTransport;
   redisUrl: string | undefined;
   stripeUrl: string | undefined;
   handles: InfraHandle[];
@@ -52,10 +57,19 @@ export async function startInfra(args: {
   dataDir: string;
   given: InfraUrls;
   log: Log;
+  /** NATS Streaming (default) or JetStream. */
+  bus?: BusTransport;
 }): Promise<StartedInfra> {
   const { ephemeral, dataDir, given, log } = args;
+  const bus = args.bus ?? 'stan';
   const wanted = wantedServers(args.services, given);
-  const tools = (['mongo', 'nats', 'redis', 'stripe'] as const).filter((tool) => wanted[tool]);
+  const natsTool: ToolName = bus === 'jetstream' ? 'jetstream' : 'nats';
+  const tools: ToolName[] = [
+    ...(wanted.mongo ? (['mongo'] as const) : []),
+    ...(wanted.nats ? [natsTool] : []),
+    ...(wanted.redis ? (['redis'] as const) : []),
+    ...(wanted.stripe ? (['stripe'] as const) : []),
+  ];
   await ensureTools(tools, log, { reportStatus: false });
 
   const persistent = (name: string): { dataDir: string } | Record<string, never> =>
@@ -65,7 +79,11 @@ export async function startInfra(args: {
     want ? start() : Promise.resolve(undefined);
   const started = await Promise.allSettled([
     maybe(wanted.mongo, () => startMongo({ log, ...persistent('mongo') })),
-    maybe(wanted.nats, () => startNatsStreaming({ log, store: 'file', clusterId: 'ticketing', ...persistent('nats') })),
+    maybe(wanted.nats, (): Promise<BusServer> =>
+      bus === 'jetstream'
+        ? startNatsJetStream({ log, ...persistent('jetstream') })
+        : startNatsStreaming({ log, store: 'file', clusterId: 'ticketing', ...persistent('nats') }),
+    ),
     maybe(wanted.redis, () => startRedis({ log, ...persistent('redis') })),
     maybe(wanted.stripe, () => startStripeWithTestMode(log)),
   ]);
@@ -91,7 +109,7 @@ export async function startInfra(args: {
   const redisUrl = given.redisUrl ?? redis.value?.url;
   const stripeUrl = given.stripeUrl ?? stripe.value?.url;
   const urls = { mongoUri, natsUrl, redisUrl, stripeUrl };
-  return { ...urls, natsClusterId, handles: infraHandles(urls, given, ephemeral, dataDir), stop };
+  return { ...urls, natsClusterId, bus, handles: infraHandles(urls, given, ephemeral, dataDir, bus), stop };
 }
 
 /**
@@ -121,6 +139,7 @@ function infraHandles(
   given: InfraUrls,
   ephemeral: boolean,
   dataDir: string,
+  bus: BusTransport,
 ): InfraHandle[] {
   const note = (tool: ToolName, name: string): string =>
     externalServer(tool) !== undefined
@@ -132,7 +151,8 @@ function infraHandles(
   if (urls.mongoUri !== undefined) {
     handles.push({ name: 'mongo', url: urls.mongoUri, note: given.mongoUri ? 'given' : note('mongo', 'mongo') });
   }
-  handles.push({ name: 'nats', url: urls.natsUrl, note: given.natsUrl ? 'given' : note('nats', 'nats') });
+  const natsNote = bus === 'jetstream' ? note('jetstream', 'jetstream') : note('nats', 'nats');
+  handles.push({ name: 'nats', url: urls.natsUrl, note: `${bus}, ${given.natsUrl ? 'given' : natsNote}` });
   if (urls.redisUrl !== undefined) {
     handles.push({ name: 'redis', url: urls.redisUrl, note: given.redisUrl ? 'given' : note('redis', 'redis') });
   }

@@ -76,6 +76,7 @@ export function serviceEnv(args: {
     JWT_KEY: args.jwtKey,
     NATS_URL: infra.natsUrl,
     NATS_CLUSTER_ID: infra.natsClusterId,
+    EVENT_BUS: infra.bus,
     STRIPE_KEY: env['STRIPE_KEY'] ?? 'sk_test_123',
   };
   if (NEEDS[args.name].mongo && infra.mongoUri !== undefined) {

@@ -49,6 +49,8 @@ export interface StackOptions {
   services?: readonly ServiceName[];
   /** Leave out, with a warning, services that have no src/main.ts yet instead of failing. */
   skipMissing?: boolean;
+  /** The bus: 'stan' (NATS Streaming) or 'jetstream'; $EVENT_BUS, else 'stan', by default. */
+  bus?: 'stan' | 'jetstream';
   /** Use these servers instead of starting them (the environment's MONGO_URI etc. are honoured too). */
   infra?: InfraUrls;
   /** Prepended to each service's database name ("t_abc_" → t_abc_auth). */

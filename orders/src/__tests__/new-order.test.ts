@@ -1,11 +1,11 @@
 import {
-  Bus,
   OrderStatus,
   OutboxRelay,
   Subjects,
   countUnpublished,
   isMongoConnected,
   makeClientId,
+  createBus,
 } from '@ticketing/common';
 import { TEST_JWT_KEY, eventually, natsTestConfig, silentLogger, testChannelPrefix } from '@ticketing/common/testing';
 import { Types } from 'mongoose';
@@ -214,9 +214,10 @@ describe('POST /api/orders with its own configuration and bus', () => {
   });
 
   it('succeeds while the bus is down and publishes order:created once it is back (outbox)', async () => {
-    const { url, clusterId } = natsTestConfig();
+    const { transport, url, clusterId } = natsTestConfig();
     // Same channels as the harness's probe, but not connected yet.
-    const offline = new Bus({
+    const offline = createBus({
+      transport,
       url,
       clusterId,
       clientId: makeClientId('test-orders-offline'),

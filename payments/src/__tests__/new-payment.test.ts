@@ -1,4 +1,4 @@
-import { Bus, OrderStatus, OutboxRelay, Subjects, countUnpublished, makeClientId } from '@ticketing/common';
+import { OrderStatus, OutboxRelay, Subjects, countUnpublished, makeClientId, createBus } from '@ticketing/common';
 import {
   TEST_JWT_KEY,
   eventually,
@@ -343,8 +343,9 @@ describe('POST /api/payments', () => {
 
   describe('when the bus is down', () => {
     it('still answers 201 and publishes payment:created once the bus is back', async () => {
-      const { url, clusterId } = natsTestConfig();
-      const downBus = new Bus({
+      const { transport, url, clusterId } = natsTestConfig();
+      const downBus = createBus({
+        transport,
         url,
         clusterId,
         clientId: makeClientId('test-payments-down'),

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Bus, makeClientId, type Subjects } from '@ticketing/common';
-import { silentLogger, type NatsStreamingServer } from '@ticketing/common/testing';
+import { createBus, makeClientId, type Bus, type Subjects } from '@ticketing/common';
+import { silentLogger, type BusServer } from '@ticketing/common/testing';
 import mongoose from 'mongoose';
 
 /**
@@ -11,8 +11,9 @@ import mongoose from 'mongoose';
  * a service's database, and throw-away data directories.
  */
 
-export async function connectPrivateBus(server: NatsStreamingServer, name: string): Promise<Bus> {
-  const bus = new Bus({
+export async function connectPrivateBus(server: BusServer, name: string): Promise<Bus> {
+  const bus = createBus({
+    transport: server.transport,
     url: server.url,
     clusterId: server.clusterId,
     clientId: makeClientId(`fault-${name}`),
@@ -34,7 +35,7 @@ export class EventCounter {
       this.ids.set(subject, []);
       bus.subscribe({ subject, ackWaitMs: 30_000, maxInFlight: 4096 }, (msg) => {
         msg.ack();
-        const envelope = JSON.parse(String(msg.getData())) as { data: { id?: string } };
+        const envelope = JSON.parse(msg.data) as { data: { id?: string } };
         this.ids.get(subject)?.push(envelope.data.id ?? '');
       });
     }

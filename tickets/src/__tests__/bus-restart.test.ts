@@ -1,4 +1,4 @@
-import { Bus, Subjects, makeClientId } from '@ticketing/common';
+import { Subjects, makeClientId, type Bus, StanBus } from '@ticketing/common';
 import {
   closeTestMongo,
   connectTestMongo,
@@ -28,7 +28,7 @@ beforeAll(async () => {
   await connectTestMongo();
   await Ticket.init();
   server = await startNatsStreaming({ store: 'memory' });
-  bus = new Bus({
+  bus = new StanBus({
     url: server.url,
     clusterId: server.clusterId,
     clientId: makeClientId('test-tickets-restart'),

@@ -1,4 +1,4 @@
-import { Bus, OutboxRelay, Subjects } from '@ticketing/common';
+import { OutboxRelay, Subjects, StanBus } from '@ticketing/common';
 import {
   EventProbe,
   TEST_JWT_KEY,
@@ -135,7 +135,7 @@ describe('POST /api/tickets', () => {
 
   it('still answers 201 while the bus is down, and the event goes out once a relay can publish', async () => {
     // A bus that never connects: every publish fails, as during an outage.
-    const downBus = new Bus({
+    const downBus = new StanBus({
       url: 'nats://127.0.0.1:1',
       clusterId: 'ticketing',
       clientId: 'down',

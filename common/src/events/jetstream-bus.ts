@@ -1,0 +1,539 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  Events,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  headers,
+  nanos,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+  type StreamConfig,
+} from 'nats';
+import type { Logger } from 'pino';
+import { ServiceUnavailableError } from '../errors';
+import {
+  buildEnvelope,
+  errorText,
+  retryDelayFor,
+  type BusOptions,
+  type DeliveredMessage,
+  type EventBus,
+  type PublishMeta,
+  type SubscriptionSpec,
+} from './bus';
+import { Subjects } from './subjects';
+
+/**
+ * The bus on NATS JetStream. Per channel prefix (tests give each file its own) one file-stored
+ * stream holds every subject, and a second one the dead letters. A listener's queue group becomes
+ * one durable pull consumer per service and subject, shared by the service's replicas: explicit
+ * acks, the listener's ack wait, deliver all, max_ack_pending = maxInFlight and a bounded
+ * max_deliver. A message whose last allowed delivery fails is published to the dead-letter stream
+ * with the failure reason, then terminated. Publishes carry Nats-Msg-Id = the event id, so a
+ * republish (the outbox after a lost ack) inside the duplicate window is stored once.
+ *
+ * The nats client reconnects by itself; on every (re)connection this class makes sure the streams
+ * and consumers exist (a server that lost its store gets them back) before it reports 'connected'.
+ */
+
+export const DEFAULT_MAX_DELIVER = 10;
+/** How long JetStream remembers a Nats-Msg-Id: a republish within it is dropped as a duplicate. */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** A pull request's lifetime: also how fast a consumer that lost its server re-pulls. */
+const PULL_EXPIRES_MS = 5_000;
+
+/** Headers of a dead letter: why and where it failed. */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'Ticketing-Dlq-Reason',
+  subject: 'Ticketing-Dlq-Subject',
+  consumer: 'Ticketing-Dlq-Consumer',
+  deliveries: 'Ticketing-Dlq-Deliveries',
+  sequence: 'Ticketing-Dlq-Sequence',
+  stream: 'Ticketing-Dlq-Stream',
+  time: 'Ticketing-Dlq-Time',
+} as const;
+
+/** Header of a replayed message: the subject it was first published on. */
+export const REPLAY_SUBJECT_HEADER = 'Ticketing-Replay-Subject';
+
+const NAME_INVALID = /[^A-Za-z0-9_-]/g;
+
+/** Stream, subject and consumer names for one channel prefix. */
+export interface JetStreamNames {
+  prefix: string;
+  /** The events stream: every subject, and the replay subjects. */
+  stream: string;
+  deadLetterStream: string;
+  streamSubjects: string[];
+  deadLetterSubjects: string[];
+  channel(subject: string): string;
+  /** The durable consumer of a queue group on a subject ("orders-service_ticket_created"). */
+  durable(queueGroup: string, subject: string): string;
+  /** Where a dead letter of `durable` goes. */
+  deadLetterSubject(durable: string): string;
+  /** Where a replayed dead letter of `durable` goes: only that consumer reads it. */
+  replaySubject(durable: string): string;
+}
+
+export function jetStreamNames(prefix = ''): JetStreamNames {
+  // Stream names cannot contain '.', '*', '>' (nor anything outside [A-Za-z0-9_-] here); the hash
+  // keeps two prefixes that sanitise alike ("a.b" and "a_b") apart.
+  const slug = prefix.replace(NAME_INVALID, '_').replace(/_+$/, '');
+  const suffix = prefix === '' ? '' : `_${slug}_${createHash('sha1').update(prefix).digest('hex').slice(0, 6)}`;
+  const stream = `TICKETING${suffix}`;
+  return {
+    prefix,
+    stream,
+    deadLetterStream: `${stream}_DLQ`,
+    streamSubjects: [...Object.values(Subjects).map((s) => `${prefix}${s}`), `${prefix}replay.*`],
+    deadLetterSubjects: [`${prefix}dlq.*`],
+    channel: (subject) => `${prefix}${subject}`,
+    durable: (queueGroup, subject) => `${queueGroup}_${subject}`.replace(NAME_INVALID, '_'),
+    deadLetterSubject: (durable) => `${prefix}dlq.${durable}`,
+    replaySubject: (durable) => `${prefix}replay.${durable}`,
+  };
+}
+
+interface Registration {
+  spec: SubscriptionSpec;
+  onMessage: (msg: DeliveredMessage) => void;
+}
+
+/** A JetStream API error's code (10059 stream not found, 10148 consumer exists, ...). */
+function apiErrorCode(err: unknown): number | undefined {
+  const apiError = (err as { api_error?: { err_code?: number } } | null)?.api_error;
+  return apiError?.err_code;
+}
+
+const STREAM_NOT_FOUND = 10059;
+
+/** Header values are one line. */
+function headerValue(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 2000);
+}
+
+export async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
+  let subjects: string[] | undefined;
+  try {
+    subjects = (await jsm.streams.info(config.name)).config.subjects;
+  } catch (err) {
+    if (apiErrorCode(err) !== STREAM_NOT_FOUND) throw err;
+  }
+  if (subjects === undefined) {
+    try {
+      await jsm.streams.add(config);
+      return;
+    } catch (err) {
+      // Another client created it in between.
+      subjects = (await jsm.streams.info(config.name)).config.subjects;
+      if (subjects === undefined) throw err;
+    }
+  }
+  // A newer release knows more subjects: add them, keep everything else as it is.
+  const missing = (config.subjects ?? []).filter((s) => !subjects.includes(s));
+  if (missing.length > 0) {
+    const info = await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, { ...info.config, subjects: [...(info.config.subjects ?? []), ...missing] });
+  }
+}
+
+export class JetStreamBus extends EventEmitter implements EventBus {
+  readonly transport = 'jetstream' as const;
+  readonly names: JetStreamNames;
+  private nc: NatsConnection | undefined;
+  private ready = false;
+  private readonly registrations: Registration[] = [];
+  /** Consumptions started on the current connection. */
+  private consuming = new Map<Registration, ConsumerMessages[]>();
+  /** Plain subscriptions: the stream sequence each one delivered last. */
+  private readonly lastSeen = new Map<Registration, number>();
+  private settingUp: Promise<void> | undefined;
+  private closing = false;
+  private attempt = 0;
+  private firstConnect: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private readonly maxDeliver: number;
+
+  constructor(private readonly opts: BusOptions & { streamReplicas?: number }) {
+    super();
+    this.log = opts.logger.child({ component: 'bus', transport: 'jetstream' });
+    this.names = jetStreamNames(opts.channelPrefix);
+    this.maxDeliver = Math.max(1, opts.maxDeliver ?? DEFAULT_MAX_DELIVER);
+  }
+
+  get isConnected(): boolean {
+    return this.ready;
+  }
+
+  channel(subject: Subjects): string {
+    return this.names.channel(subject);
+  }
+
+  connect(): Promise<void> {
+    this.firstConnect ??= new Promise<void>((resolve, reject) => {
+      const onConnected = (): void => {
+        this.off('closed', onClosed);
+        resolve();
+      };
+      const onClosed = (): void => {
+        this.off('connected', onConnected);
+        reject(new Error('bus closed before it connected'));
+      };
+      this.once('connected', onConnected);
+      this.once('closed', onClosed);
+      this.open();
+    });
+    return this.firstConnect;
+  }
+
+  private scheduleOpen(): void {
+    if (this.closing) return;
+    const delay = retryDelayFor(this.opts, this.attempt);
+    this.attempt += 1;
+    this.log.info({ delayMs: delay }, 'reconnecting to NATS JetStream');
+    this.retryTimer = setTimeout(() => this.open(), delay);
+  }
+
+  private open(): void {
+    if (this.closing) return;
+    connect({
+      servers: this.opts.url,
+      name: this.opts.clientId,
+      timeout: this.opts.connectTimeoutMs ?? 2_000,
+      pingInterval: this.opts.pingIntervalMs ?? 5_000,
+      maxPingOut: this.opts.maxPingOut ?? 3,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      // A failed first connection must surface so that our backoff (and its log line) takes over.
+      waitOnFirstConnect: false,
+    }).then(
+      (nc) => this.adopt(nc),
+      (err: unknown) => {
+        this.log.warn({ err }, 'NATS connection failed');
+        this.scheduleOpen();
+      },
+    );
+  }
+
+  private adopt(nc: NatsConnection): void {
+    if (this.closing) {
+      void nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.consuming = new Map();
+    this.log.info({ clientId: this.opts.clientId }, 'connected to NATS');
+    void this.watchStatus(nc);
+    void nc.closed().then((err) => {
+      if (this.nc !== nc) return;
+      this.nc = undefined;
+      this.markDown();
+      if (this.closing) return;
+      this.log.warn({ err }, 'NATS connection closed; opening a new one');
+      this.scheduleOpen();
+    });
+    this.setUp(nc);
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (this.nc !== nc) return;
+      if (status.type === Events.Disconnect) {
+        this.log.warn('NATS connection lost; publishes fail fast until it is back');
+        this.markDown();
+      } else if (status.type === Events.Reconnect) {
+        this.log.info('NATS connection back; checking streams and consumers');
+        this.setUp(nc);
+      }
+    }
+  }
+
+  private markDown(): void {
+    if (!this.ready) return;
+    this.ready = false;
+    this.emit('disconnected');
+  }
+
+  /** Ensures streams and consumers, retrying until it works or the connection changes; then 'connected'. */
+  private setUp(nc: NatsConnection): void {
+    this.settingUp ??= (async () => {
+      let failures = 0;
+      for (;;) {
+        if (this.closing || this.nc !== nc || nc.isClosed()) return;
+        try {
+          const jsm = await nc.jetstreamManager();
+          await this.ensureStreams(jsm);
+          for (const registration of this.registrations) await this.start(nc, jsm, registration);
+          if (this.closing || this.nc !== nc) return;
+          this.attempt = 0;
+          if (!this.ready) {
+            this.ready = true;
+            this.emit('connected');
+          }
+          return;
+        } catch (err) {
+          // JetStream answers a moment after the server accepts connections (it loads its store).
+          const delay = retryDelayFor(this.opts, failures);
+          failures += 1;
+          this.log.warn({ err, delayMs: delay }, 'JetStream set-up failed; retrying');
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    })().finally(() => {
+      this.settingUp = undefined;
+    });
+  }
+
+  private async ensureStreams(jsm: JetStreamManager): Promise<void> {
+    const common = {
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      num_replicas: this.opts.streamReplicas ?? 1,
+    };
+    await ensureStream(jsm, {
+      ...common,
+      name: this.names.stream,
+      subjects: this.names.streamSubjects,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    });
+    await ensureStream(jsm, {
+      ...common,
+      name: this.names.deadLetterStream,
+      subjects: this.names.deadLetterSubjects,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    });
+  }
+
+  private consumerConfig(spec: SubscriptionSpec, durable: string, filter: string): Partial<ConsumerConfig> {
+    return {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(spec.ackWaitMs),
+      deliver_policy: spec.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      max_ack_pending: Math.max(1, spec.maxInFlight),
+      max_deliver: this.maxDeliver,
+      filter_subject: filter,
+    };
+  }
+
+  private async ensureConsumer(jsm: JetStreamManager, config: Partial<ConsumerConfig>): Promise<void> {
+    const name = config.durable_name ?? '';
+    try {
+      await jsm.consumers.add(this.names.stream, config);
+    } catch (err) {
+      // It exists with other settings (a new ack wait or max_deliver): update what can be updated.
+      let exists = false;
+      try {
+        await jsm.consumers.info(this.names.stream, name);
+        exists = true;
+      } catch {
+        throw err;
+      }
+      if (exists) {
+        const { ack_wait, max_ack_pending, max_deliver } = config;
+        await jsm.consumers.update(this.names.stream, name, {
+          ...(ack_wait === undefined ? {} : { ack_wait }),
+          ...(max_ack_pending === undefined ? {} : { max_ack_pending }),
+          ...(max_deliver === undefined ? {} : { max_deliver }),
+        });
+      }
+    }
+  }
+
+  /** Makes sure a registration's consumers exist and, once per connection, starts consuming them. */
+  private async start(nc: NatsConnection, jsm: JetStreamManager, registration: Registration): Promise<void> {
+    const { spec } = registration;
+    const channel = this.channel(spec.subject);
+    const js = nc.jetstream();
+    if (spec.queueGroup === undefined) {
+      // A plain subscription (test probes, the bench's baseline): an ephemeral consumer without acks,
+      // made again on every connection from just after the last message it delivered (the server
+      // may have lost it), so nothing is missed and nothing is delivered twice.
+      this.consuming.get(registration)?.forEach((m) => m.stop());
+      const started: ConsumerMessages[] = [];
+      this.consuming.set(registration, started);
+      const last = this.lastSeen.get(registration);
+      try {
+        const info = await jsm.consumers.add(this.names.stream, {
+          ack_policy: AckPolicy.None,
+          filter_subject: channel,
+          inactive_threshold: nanos(60_000),
+          ...(last !== undefined
+            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 }
+            : { deliver_policy: spec.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All }),
+        });
+        const consumer = await js.consumers.get(this.names.stream, info.name);
+        started.push(
+          await consumer.consume({
+            max_messages: Math.max(1, spec.maxInFlight),
+            expires: PULL_EXPIRES_MS,
+            callback: (m) => {
+              if (m.seq <= (this.lastSeen.get(registration) ?? 0)) return;
+              this.lastSeen.set(registration, m.seq);
+              registration.onMessage(this.delivered(registration, m, undefined));
+            },
+          }),
+        );
+      } catch (err) {
+        this.consuming.delete(registration);
+        throw err;
+      }
+      return;
+    }
+    const durable = this.names.durable(spec.queueGroup, spec.subject);
+    const replay = `${durable}_replay`;
+    await this.ensureConsumer(jsm, this.consumerConfig(spec, durable, channel));
+    await this.ensureConsumer(jsm, this.consumerConfig(spec, replay, this.names.replaySubject(durable)));
+    if (this.consuming.has(registration)) return;
+    const started: ConsumerMessages[] = [];
+    this.consuming.set(registration, started);
+    try {
+      for (const name of [durable, replay]) {
+        const consumer = await js.consumers.get(this.names.stream, name);
+        started.push(
+          await consumer.consume({
+            max_messages: Math.max(1, spec.maxInFlight),
+            expires: PULL_EXPIRES_MS,
+            callback: (m) => registration.onMessage(this.delivered(registration, m, durable)),
+          }),
+        );
+      }
+    } catch (err) {
+      for (const messages of started) messages.stop();
+      this.consuming.delete(registration);
+      throw err;
+    }
+  }
+
+  private delivered(registration: Registration, m: JsMsg, durable: string | undefined): DeliveredMessage {
+    const deliveryCount = m.info.deliveryCount;
+    let settled = false;
+    const settle = (what: string, fn: () => void): void => {
+      if (settled || durable === undefined) return;
+      settled = true;
+      try {
+        fn();
+      } catch (err) {
+        // The connection died under us: the server will redeliver, and handlers are idempotent.
+        this.log.warn({ err }, `${what} failed`);
+      }
+    };
+    const deadLetter = (reason: string): void => {
+      if (settled || durable === undefined) return;
+      settled = true;
+      void this.deadLetter(registration, m, durable, reason);
+    };
+    return {
+      subject: registration.spec.subject,
+      data: m.string(),
+      sequence: m.seq,
+      redelivered: m.redelivered,
+      deliveryCount,
+      ack: () => settle('ack', () => m.ack()),
+      retry: (reason, retryAfterMs) => {
+        if (deliveryCount >= this.maxDeliver) deadLetter(errorText(reason));
+        else settle('nak', () => m.nak(retryAfterMs ?? registration.spec.ackWaitMs));
+      },
+      deadLetter,
+    };
+  }
+
+  /**
+   * Publishes the message to the dead-letter stream with why and where it failed, then terminates
+   * it. Retried while the bus is down, with "still working" signals so the server does not give the
+   * message up meanwhile; if it never succeeds the failure is logged with everything it would have
+   * carried.
+   */
+  private async deadLetter(registration: Registration, m: JsMsg, durable: string, reason: string): Promise<void> {
+    const originalSubject = m.headers?.get(REPLAY_SUBJECT_HEADER) || this.channel(registration.spec.subject);
+    const h = headers();
+    h.set(DEAD_LETTER_HEADERS.reason, headerValue(reason));
+    h.set(DEAD_LETTER_HEADERS.subject, originalSubject);
+    h.set(DEAD_LETTER_HEADERS.consumer, durable);
+    h.set(DEAD_LETTER_HEADERS.deliveries, String(m.info.deliveryCount));
+    h.set(DEAD_LETTER_HEADERS.sequence, String(m.seq));
+    h.set(DEAD_LETTER_HEADERS.stream, m.info.stream);
+    h.set(DEAD_LETTER_HEADERS.time, new Date().toISOString());
+    const facts = { consumer: durable, sequence: m.seq, deliveries: m.info.deliveryCount, reason };
+    for (let attempt = 0; attempt < 20 && !this.closing; attempt += 1) {
+      const nc = this.nc;
+      try {
+        if (nc === undefined || !this.ready) throw new Error('bus not connected');
+        await nc.jetstream().publish(this.names.deadLetterSubject(durable), m.data, {
+          headers: h,
+          // A retried dead-lettering is stored once.
+          msgID: `${m.info.stream}:${durable}:${m.seq}:${m.info.deliveryCount}`,
+          timeout: this.opts.publishTimeoutMs ?? 5_000,
+        });
+        // No reason argument: '+TERM <reason>' is only understood from server 2.10.4 (Debian has 2.9).
+        m.term();
+        this.log.error(facts, 'message dead-lettered');
+        return;
+      } catch (err) {
+        try {
+          m.working();
+        } catch {
+          // Nothing to extend on a dead connection.
+        }
+        this.log.warn({ err, ...facts }, 'dead-lettering failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, registration.spec.ackWaitMs / 4)));
+      }
+    }
+    this.log.error(facts, 'could not dead-letter the message: it is dropped from the consumer');
+  }
+
+  subscribe(spec: SubscriptionSpec, onMessage: (msg: DeliveredMessage) => void): void {
+    const registration = { spec, onMessage };
+    this.registrations.push(registration);
+    const nc = this.nc;
+    if (nc !== undefined && this.ready) {
+      void nc
+        .jetstreamManager()
+        .then((jsm) => this.start(nc, jsm, registration))
+        .catch((err: unknown) => {
+          // The next (re)connection's set-up starts it.
+          this.log.warn({ err, subject: spec.subject }, 'subscribing failed');
+        });
+    }
+  }
+
+  async publish(subject: Subjects, data: unknown, meta: PublishMeta = {}): Promise<string> {
+    const nc = this.nc;
+    if (nc === undefined || !this.ready) {
+      throw new ServiceUnavailableError('The event bus is not connected', 'BUS_UNAVAILABLE');
+    }
+    const envelope = buildEnvelope(subject, data, meta);
+    const ack = await nc.jetstream().publish(this.channel(subject), JSON.stringify(envelope), {
+      msgID: envelope.id,
+      timeout: this.opts.publishTimeoutMs ?? 5_000,
+    });
+    return `${ack.stream}:${ack.seq}`;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const nc = this.nc;
+    this.nc = undefined;
+    this.ready = false;
+    this.emit('closed');
+    if (nc === undefined) return;
+    for (const messages of [...this.consuming.values()].flat()) messages.stop();
+    this.consuming.clear();
+    await Promise.race([
+      nc.close().catch(() => {}),
+      new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref()),
+    ]);
+  }
+}
