@@ -171,7 +171,9 @@ export async function buildImage(spec: BuildSpec, log: Log): Promise<number> {
     timeoutMs: 1_200_000,
     onLine: (line) => {
       lines.push(line);
-      if (/STEP \d+\/\d+: (FROM|RUN)/.test(line)) log(`  ${spec.tag}: ${line.slice(0, 140)}`);
+      if (/STEP \d+\/\d+: (FROM|RUN)|Using cache/.test(line)) {
+        log(`  ${spec.tag} +${Math.round((Date.now() - started) / 1000)}s: ${line.slice(0, 120)}`);
+      }
     },
   });
   if (result.code !== 0) {
