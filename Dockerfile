@@ -27,13 +27,15 @@ COPY expiration/package.json expiration/
 COPY payments/package.json payments/
 
 # ---------------------------------------------------------------------------------------------
-# Every workspace's full dependencies (root dev tools such as typescript and tsx included): the same
-# for all services, so that a layer cache builds this stage and common once for the five of them.
+# Full dependencies (root dev tools such as typescript and tsx included) of common and the five
+# services, not only this one's: the same for all five, so that a layer cache builds this stage and
+# common once for them all (other workspaces, such as the web client, have Dockerfiles of their own).
 # --ignore-scripts: no install script is needed (native addons come as prebuilt optional packages)
 # and none is trusted.
 FROM base AS deps
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --ignore-scripts
+    npm ci --ignore-scripts --include-workspace-root \
+      -w common -w auth -w tickets -w orders -w expiration -w payments
 
 # ---------------------------------------------------------------------------------------------
 # common compiled once; both dev and build start from here.

@@ -149,8 +149,15 @@ export interface BuildSpec {
   extra?: string[];
 }
 
-/** Builds one image; returns the seconds it took. Builds run at nice 10 with the host's network. */
-export async function buildImage(spec: BuildSpec, log: Log): Promise<number> {
+export interface Built {
+  seconds: number;
+  /** Steps podman's layer cache answered, of all steps. */
+  cached: number;
+  steps: number;
+}
+
+/** Builds one image. Builds run at nice 10 with the host's network. */
+export async function buildImage(spec: BuildSpec, log: Log): Promise<Built> {
   const started = Date.now();
   const args = [
     'build',
@@ -166,13 +173,24 @@ export async function buildImage(spec: BuildSpec, log: Log): Promise<number> {
     spec.context,
   ];
   const lines: string[] = [];
+  let cached = 0;
+  let steps = 0;
+  let pendingStep: string | undefined;
   const result = await podman(args, {
     nice: true,
     timeoutMs: 1_200_000,
     onLine: (line) => {
       lines.push(line);
-      if (/STEP \d+\/\d+: (FROM|RUN)|Using cache/.test(line)) {
-        log(`  ${spec.tag} +${Math.round((Date.now() - started) / 1000)}s: ${line.slice(0, 120)}`);
+      if (/STEP \d+\/\d+: /.test(line)) {
+        steps += 1;
+        pendingStep = /: (RUN|FROM) /.test(line) ? line : undefined;
+      } else if (line.startsWith('--> Using cache')) {
+        cached += 1;
+        pendingStep = undefined;
+      } else if (pendingStep !== undefined) {
+        // A RUN step that was not in the cache: worth a line, it is where the time goes.
+        log(`  ${spec.tag} +${Math.round((Date.now() - started) / 1000)}s: ${pendingStep.slice(0, 120)}`);
+        pendingStep = undefined;
       }
     },
   });
@@ -181,7 +199,7 @@ export async function buildImage(spec: BuildSpec, log: Log): Promise<number> {
       `building ${spec.tag} failed (exit ${String(result.code)}):\n${lines.slice(-40).join('\n')}\n${result.stderr.slice(-3000)}`,
     );
   }
-  return Math.round((Date.now() - started) / 100) / 10;
+  return { seconds: Math.round((Date.now() - started) / 100) / 10, cached, steps };
 }
 
 export async function imageSize(image: string): Promise<number> {

@@ -3,30 +3,30 @@ import type { IngressPath } from './manifests';
 /**
  * nginx configuration for the Ingress of infra/k8s, written the way ingress-nginx writes its own:
  * one server per host, one `location ~*` per path when the Ingress uses regular expressions
- * (nginx.ingress.kubernetes.io/use-regex), a prefix location otherwise, the proxy headers
+ * (nginx.ingress.kubernetes.io/use-regex), a prefix location otherwise, longest path first (nginx
+ * takes the first regex that matches; ingress-nginx orders them so), the proxy headers
  * ingress-nginx sets, TLS terminated here (HTTPS in front, plain HTTP to the Services), and 404 for
  * any other path (ingress-nginx's default backend).
  */
 export function nginxConfig(paths: IngressPath[], useRegex: boolean): string {
   const hosts = [...new Set(paths.map((p) => p.host))];
   const servers = hosts.map((host) => {
-    const locations = paths
-      .filter((p) => p.host === host)
-      .map((p) => {
-        const match = useRegex ? `~* "^${p.path}"` : p.path;
-        return [
-          `    location ${match} {`,
-          `      proxy_pass http://${p.service}:${p.port};`,
-          '      proxy_http_version 1.1;',
-          '      proxy_set_header Host $host;',
-          '      proxy_set_header X-Request-ID $request_id;',
-          '      proxy_set_header X-Real-IP $remote_addr;',
-          '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-          '      proxy_set_header X-Forwarded-Proto $scheme;',
-          '      proxy_set_header X-Forwarded-Host $host;',
-          '    }',
-        ].join('\n');
-      });
+    const own = paths.filter((p) => p.host === host).sort((a, b) => b.path.length - a.path.length);
+    const locations = own.map((p) => {
+      const match = useRegex ? `~* "^${p.path}"` : p.path;
+      return [
+        `    location ${match} {`,
+        `      proxy_pass http://${p.service}:${p.port};`,
+        '      proxy_http_version 1.1;',
+        '      proxy_set_header Host $host;',
+        '      proxy_set_header X-Request-ID $request_id;',
+        '      proxy_set_header X-Real-IP $remote_addr;',
+        '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        '      proxy_set_header X-Forwarded-Proto $scheme;',
+        '      proxy_set_header X-Forwarded-Host $host;',
+        '    }',
+      ].join('\n');
+    });
     return [
       '  server {',
       '    listen 80;',
@@ -35,7 +35,7 @@ export function nginxConfig(paths: IngressPath[], useRegex: boolean): string {
       '    ssl_certificate /etc/nginx/tls/tls.crt;',
       '    ssl_certificate_key /etc/nginx/tls/tls.key;',
       ...locations,
-      '    location / { return 404; }',
+      ...(!useRegex && own.some((p) => p.path === '/') ? [] : ['    location / { return 404; }']),
       '  }',
     ].join('\n');
   });

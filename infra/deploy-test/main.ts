@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { mongoPing } from '../../common/src/testing/infra-probes';
-import { purchaseFlow } from './flow';
+import { HttpsClient, purchaseFlow } from './flow';
 import {
   buildImage,
   buildStandIns,
@@ -60,6 +60,8 @@ const TEST_SECRETS: Record<string, Record<string, string>> = {
 const TEST_ENV: Record<string, Record<string, string>> = {
   payments: { STRIPE_API_BASE: 'http://stripe-mock:12111' },
 };
+
+const INGRESS_CONTROLLER_ALIAS = 'ingress-nginx-controller.ingress-nginx.svc.cluster.local';
 
 interface Check {
   name: string;
@@ -316,11 +318,11 @@ async function startInfrastructure(m: Manifests, s: StandIns): Promise<void> {
   }
 }
 
-async function startServices(
-  m: Manifests,
-  apps: AppImage[],
-): Promise<Map<string, { container: string; ip: string; app: AppImage }>> {
-  const running = new Map<string, { container: string; ip: string; app: AppImage }>();
+type Running = Map<string, { container: string; ip: string; app: AppImage }>;
+
+/** Starts a container per Deployment; waitForServices() then checks them. */
+async function startServices(m: Manifests, apps: AppImage[]): Promise<Running> {
+  const running: Running = new Map();
   for (const app of apps) {
     const w = app.workload;
     if (w === undefined) {
@@ -347,6 +349,10 @@ async function startServices(
     ]);
     running.set(app.name, { container, ip: await containerIp(container), app });
   }
+  return running;
+}
+
+async function waitForServices(running: Running): Promise<void> {
   for (const [name, { container, ip, app }] of running) {
     const w = app.workload!;
     const startup = w.container.startupProbe;
@@ -371,7 +377,6 @@ async function startServices(
       return `uid ${uid}`;
     });
   }
-  return running;
 }
 
 async function startIngress(
@@ -406,6 +411,10 @@ async function startIngress(
   const conf = path.join(work, 'nginx.conf');
   writeFileSync(conf, nginxConfig(m.ingress, m.useRegex));
   const name = await startContainer('ingress', [
+    // The in-cluster name of ingress-nginx's controller, which the web client's server-side
+    // rendering calls (its Deployment's API_URL).
+    '--network-alias',
+    INGRESS_CONTROLLER_ALIAS,
     '--volume',
     `${conf}:/etc/nginx/nginx.conf:ro`,
     '--volume',
@@ -509,7 +518,7 @@ async function main(): Promise<void> {
         if (app.hasDev) targets.push(['dev', 'dev', app.devTag]);
         for (const [kind, target, tag] of targets) {
           const ok = await check(`${app.name}: ${kind} image builds`, async () => {
-            const seconds = await buildImage(
+            const { seconds, cached, steps } = await buildImage(
               {
                 tag,
                 dockerfile: app.dockerfile,
@@ -523,7 +532,7 @@ async function main(): Promise<void> {
             const sizeMB = Math.round((await imageSize(tag)) / 1e6);
             const budgetMB = kind === 'production' ? SIZE_BUDGET_MB.production : SIZE_BUDGET_MB.dev;
             images.push({ image: tag, target: kind, sizeMB, budgetMB, buildSeconds: seconds });
-            return `${seconds} s`;
+            return `${seconds} s (${cached} of ${steps} steps from the layer cache)`;
           });
           if (!ok) continue;
           if (kind === 'production') await checkProductionImage(app);
@@ -547,8 +556,23 @@ async function main(): Promise<void> {
     try {
       await phase('infrastructure', () => startInfrastructure(manifests, standIns));
       const running = await phase('services', () => startServices(manifests, runnable));
+      // The ingress resolves its backends' names when it starts: after the services' containers exist,
+      // before they are ready (a service may call through the ingress while it starts).
+      const ingress = await startIngress(manifests, standIns, work);
+      await phase('readiness', () => waitForServices(running));
       await phase('purchase flow', async () => {
-        const ingress = await startIngress(manifests, standIns, work);
+        const client = running.get('client');
+        if (client !== undefined) {
+          await check('the ingress serves the web client at /', async () => {
+            const res = await new HttpsClient({
+              address: ingress.ip,
+              host: ingress.host,
+              ca: ingress.ca,
+            }).request<string>('GET', '/');
+            if (res.status !== 200) fail(`GET / answered ${res.status}`);
+            return 'GET / answered 200';
+          });
+        }
         await check('purchase flow through the ingress', async () => {
           const steps: string[] = [];
           const { orderId } = await purchaseFlow(
