@@ -6,6 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { authConfigSpec } from '../../auth/src/config';
+import { expirationConfigSpec } from '../../expiration/src/config';
+import { ordersConfigSpec } from '../../orders/src/config';
+import { paymentsConfigSpec } from '../../payments/src/config';
+import { ticketsConfigSpec } from '../../tickets/src/config';
 
 // js-yaml (4.x, hoisted at the root of node_modules) ships no type declarations; this is the part of
 // its API used here.
@@ -18,6 +23,18 @@ const validateScript = path.join(__dirname, 'validate-manifests.sh');
 const venvPython = path.join(repoRoot, '.tools/venv/bin/python');
 const SERVICES = ['auth', 'tickets', 'orders', 'expiration', 'payments'] as const;
 const MONGO_SERVICES = ['auth', 'tickets', 'orders', 'payments'] as const;
+const isService = (name: string): name is (typeof SERVICES)[number] => (SERVICES as readonly string[]).includes(name);
+/** The variables each service reads (its config spec): a Deployment sets these and no others. */
+const CONFIG_SPECS: Record<
+  (typeof SERVICES)[number],
+  Record<string, { parse(raw: string | undefined, name: string): object }>
+> = {
+  auth: authConfigSpec,
+  tickets: ticketsConfigSpec,
+  orders: ordersConfigSpec,
+  expiration: expirationConfigSpec,
+  payments: paymentsConfigSpec,
+};
 // Secrets are created by hand (docs/operations.md), never committed: the keys each one must hold.
 const DOCUMENTED_SECRETS: Record<string, string[]> = {
   'jwt-secret': ['JWT_KEY'],
@@ -64,7 +81,7 @@ interface Container {
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; readOnlyRootFilesystem?: boolean };
 }
 interface PodTemplate {
   metadata: Metadata | { labels?: Record<string, string> };
@@ -209,7 +226,10 @@ function logicalLines(text: string): string[] {
   return logical;
 }
 
-function parseDockerfile(text: string): { globalArgs: Record<string, string>; stages: Stage[] } {
+function parseDockerfile(
+  text: string,
+  buildArgs: Record<string, string> = {},
+): { globalArgs: Record<string, string>; stages: Stage[] } {
   const logical = logicalLines(text);
   const globalArgs: Record<string, string> = {};
   const stages: Stage[] = [];
@@ -240,14 +260,15 @@ function parseDockerfile(text: string): { globalArgs: Record<string, string>; st
     if (!current) {
       if (keyword === 'ARG') {
         const [name, value] = args.split('=', 2);
-        if (name) globalArgs[name.trim()] = (value ?? '').trim();
+        if (name) globalArgs[name.trim()] = buildArgs[name.trim()] ?? (value ?? '').trim();
       }
       continue;
     }
     current.instructions.push({ keyword, args: substitute(args, current.vars) });
     if (keyword === 'ARG') {
       const [name, value] = args.split('=', 2);
-      if (name) current.vars[name.trim()] = value !== undefined ? value.trim() : (globalArgs[name.trim()] ?? '');
+      const key = name?.trim() ?? '';
+      if (key) current.vars[key] = buildArgs[key] ?? (value !== undefined ? value.trim() : (globalArgs[key] ?? ''));
     } else if (keyword === 'ENV') {
       for (const pair of args.match(/\w+=("[^"]*"|\S*)/g) ?? []) {
         const [name, ...rest] = pair.split('=');
@@ -337,6 +358,7 @@ describe('skaffold.yaml', () => {
     build: { local?: { push?: boolean }; artifacts: Artifact[] };
     manifests: { rawYaml: string[] };
     deploy: { kubectl?: object };
+    profiles?: { name: string; patches?: { op: string; path: string }[] }[];
   }
   const skaffoldPath = path.join(repoRoot, 'skaffold.yaml');
   const config = yaml.load(fs.readFileSync(skaffoldPath, 'utf8')) as SkaffoldConfig;
@@ -354,7 +376,7 @@ describe('skaffold.yaml', () => {
     expect(config.deploy.kubectl).toBeDefined();
   });
 
-  it('builds one image per service from its own Dockerfile, stage dev, with the repo root as context', () => {
+  it('builds one image per service from the one Dockerfile, stage dev, with the repo root as context', () => {
     expect(config.build.artifacts.map((a) => a.image).sort()).toEqual(SERVICES.map((s) => `ticketing/${s}`).sort());
     for (const artifact of config.build.artifacts) {
       const context = path.resolve(repoRoot, artifact.context ?? '.');
@@ -363,6 +385,32 @@ describe('skaffold.yaml', () => {
       expect(fs.existsSync(dockerfile)).toBe(true);
       const stages = parseDockerfile(fs.readFileSync(dockerfile, 'utf8')).stages.map((s) => s.name);
       expect(stages).toContain(artifact.docker?.target);
+    }
+  });
+
+  it('has a production profile that builds the runtime stage (the default target) and syncs nothing', () => {
+    const profile = config.profiles?.find((p) => p.name === 'production');
+    expect(profile).toBeDefined();
+    // Apply the profile's JSON patches (only `remove` is used) to a copy of the config.
+    const patched = JSON.parse(JSON.stringify(config)) as SkaffoldConfig;
+    for (const patch of profile?.patches ?? []) {
+      expect(patch.op).toBe('remove');
+      const keys = patch.path.split('/').slice(1);
+      const last = keys.pop() ?? '';
+      let node: unknown = patched;
+      for (const key of keys) node = (node as Record<string, unknown>)[key];
+      expect({ path: patch.path, exists: node !== undefined && last in (node as object) }).toEqual({
+        path: patch.path,
+        exists: true,
+      });
+      delete (node as Record<string, unknown>)[last];
+    }
+    for (const artifact of patched.build.artifacts) {
+      expect({ image: artifact.image, target: artifact.docker?.target, sync: artifact.sync }).toEqual({
+        image: artifact.image,
+        target: undefined,
+        sync: undefined,
+      });
     }
   });
 
@@ -398,7 +446,7 @@ describe('skaffold.yaml', () => {
       const rules = artifact.sync?.manual ?? [];
       expect(rules.length).toBeGreaterThan(0);
       const dockerfile = path.join(repoRoot, artifact.docker?.dockerfile ?? 'Dockerfile');
-      const dev = parseDockerfile(fs.readFileSync(dockerfile, 'utf8')).stages.find(
+      const dev = parseDockerfile(fs.readFileSync(dockerfile, 'utf8'), artifact.docker?.buildArgs).stages.find(
         (s) => s.name === artifact.docker?.target,
       );
       const workdir = dev && lastOf(dev, 'WORKDIR');
@@ -516,6 +564,13 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       }
       expect(container?.readinessProbe?.httpGet?.path).toBe('/readyz');
       expect(container?.livenessProbe?.httpGet?.path).toBe('/healthz');
+      // The services write no file (npm run test:deploy runs every image this way).
+      if (isService(name)) {
+        expect({ name, readOnly: container?.securityContext?.readOnlyRootFilesystem }).toEqual({
+          name,
+          readOnly: true,
+        });
+      }
     }
   });
 
@@ -525,15 +580,26 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       const name = deployment.metadata.name.replace(/-depl$/, '');
       const env = workloadSpec(deployment).template.spec.containers.flatMap((c) => c.env ?? []);
       const byName = new Map(env.map((e) => [e.name, e]));
-      for (const required of ['NODE_ENV', 'LOG_LEVEL', 'NATS_URL', 'NATS_CLUSTER_ID', 'NATS_CLIENT_ID']) {
-        expect({ deployment: name, env: required, set: byName.has(required) }).toEqual({
-          deployment: name,
-          env: required,
-          set: true,
-        });
+      // Exactly what the service reads: every variable without a default is set, and none that the
+      // service ignores (a variable it never reads is a setting an operator changes to no effect).
+      // LOG_LEVEL is read by the logger in common. NODE_ENV comes from the image (dev or runtime).
+      // Only the backend services: another workload (the web client) is checked by its own tests.
+      if (isService(name)) {
+        const spec = CONFIG_SPECS[name];
+        const known = new Set([...Object.keys(spec), 'LOG_LEVEL']);
+        const unread = env.map((e) => e.name).filter((n) => !known.has(n));
+        expect({ deployment: name, unread }).toEqual({ deployment: name, unread: [] });
+        const required = Object.entries(spec)
+          .filter(([variable, varSpec]) => 'error' in varSpec.parse(undefined, variable))
+          .map(([variable]) => variable);
+        const missing = required.filter((variable) => !byName.has(variable));
+        expect({ deployment: name, missing }).toEqual({ deployment: name, missing: [] });
+        expect({ deployment: name, NODE_ENV: byName.has('NODE_ENV') }).toEqual({ deployment: name, NODE_ENV: false });
       }
       // One client id per pod: NATS Streaming rejects a second connection with an id in use.
-      expect(byName.get('NATS_CLIENT_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+      if (byName.has('NATS_URL')) {
+        expect(byName.get('NATS_CLIENT_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+      }
 
       for (const variable of env) {
         // Connection strings name a Service of infra/k8s and one of its ports.
@@ -553,7 +619,7 @@ describe('Kubernetes manifests (infra/k8s)', () => {
           expect(docs).toContain(`kubectl create secret generic ${ref.name}`);
         }
       }
-      if (name !== 'expiration') {
+      if ((MONGO_SERVICES as readonly string[]).includes(name)) {
         expect(byName.get('MONGO_URI')?.value).toBe(`mongodb://${name}-mongo-srv:27017/${name}`);
         expect(byName.get('JWT_KEY')?.valueFrom?.secretKeyRef?.name).toBe('jwt-secret');
       }
@@ -655,50 +721,82 @@ describe('Kubernetes manifests (infra/k8s)', () => {
   });
 });
 
-describe.each(SERVICES)('%s/Dockerfile', (service) => {
-  const file = path.join(repoRoot, service, 'Dockerfile');
+describe('Dockerfile (one for the five services)', () => {
+  const file = path.join(repoRoot, 'Dockerfile');
   const text = fs.readFileSync(file, 'utf8');
-  const { globalArgs, stages } = parseDockerfile(text);
-  const runtime = stages[stages.length - 1];
+  // SERVICE left as written, to see where the stages use it.
+  const parsed = parseDockerfile(text, { SERVICE: '${SERVICE}' });
 
-  it('builds this service (ARG SERVICE) from a pinned node 20 bookworm-slim image', () => {
-    expect(globalArgs['SERVICE']).toBe(service);
-    for (const stage of stages) {
-      expect(stage.base).toMatch(/^node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
+  it('needs no BuildKit frontend image (no `# syntax=` line: offline builds could not pull it)', () => {
+    expect(text).not.toMatch(/^#\s*syntax\s*=/m);
+  });
+
+  it('copies the package.json of every workspace the root package.json lists (npm ci checks them all)', () => {
+    const rootPackage = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      workspaces: string[];
+    };
+    for (const workspace of rootPackage.workspaces) {
+      expect({ workspace, copied: text.includes(`COPY ${workspace}/package.json ${workspace}/\n`) }).toEqual({
+        workspace,
+        copied: true,
+      });
     }
   });
 
-  it('has the stages deps, dev (skaffold), build and runtime (last, the default target)', () => {
-    expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['deps', 'dev', 'build', 'runtime']));
-    expect(runtime?.name).toBe('runtime');
+  it('declares ARG SERVICE in each stage that uses it and never keeps it in an ENV (layer-cache hazard)', () => {
+    for (const stage of parsed.stages) {
+      const uses = stage.instructions.some((i) => i.keyword !== 'ARG' && /\$\{?SERVICE\b/.test(i.args));
+      const declares = stage.instructions.some((i) => i.keyword === 'ARG' && /^SERVICE\b/.test(i.args));
+      // A stage built FROM another inherits its ARG declarations only in BuildKit; declare it again.
+      expect({ stage: stage.name, uses, declares }).toEqual({ stage: stage.name, uses, declares: uses });
+      for (const env of stage.instructions.filter((i) => i.keyword === 'ENV')) expect(env.args).not.toMatch(/SERVICE/);
+    }
+    expect(parsed.globalArgs['SERVICE']).toBeUndefined();
   });
 
-  it('runs `node dist/main.js` from the service folder as a non-root user in production mode', () => {
-    if (!runtime) throw new Error('no stage');
-    const user = lastOf(runtime, 'USER') ?? 'root';
-    expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
-    expect(JSON.parse(lastOf(runtime, 'CMD') ?? 'null')).toEqual(['node', 'dist/main.js']);
-    expect(lastOf(runtime, 'WORKDIR')).toBe(`/app/${service}`);
-    expect(runtime.vars['NODE_ENV']).toBe('production');
-    expect(lastOf(runtime, 'EXPOSE')).toBe('3000');
+  describe.each(SERVICES)('built with SERVICE=%s', (service) => {
+    const { stages } = parseDockerfile(text, { SERVICE: service });
+    const runtime = stages[stages.length - 1];
+    const dev = stages.find((s) => s.name === 'dev');
+
+    it('starts every stage from a pinned node 20 bookworm-slim image', () => {
+      for (const stage of stages) {
+        expect(stage.base).toMatch(/^node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
+      }
+    });
+
+    it('has the stages deps, dev (skaffold), build and runtime (last, the default target)', () => {
+      expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['deps', 'dev', 'build', 'runtime']));
+      expect(runtime?.name).toBe('runtime');
+    });
+
+    it('runs `node dist/main.js` from the service folder as a non-root user in production mode', () => {
+      if (!runtime) throw new Error('no stage');
+      const user = lastOf(runtime, 'USER') ?? 'root';
+      expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
+      expect(JSON.parse(lastOf(runtime, 'CMD') ?? 'null')).toEqual(['node', 'dist/main.js']);
+      expect(lastOf(runtime, 'WORKDIR')).toBe(`/app/${service}`);
+      expect(runtime.vars['NODE_ENV']).toBe('production');
+      expect(lastOf(runtime, 'EXPOSE')).toBe('3000');
+    });
+
+    it('runs the dev stage in development mode from the service folder, which belongs to its user', () => {
+      if (!dev) throw new Error('no dev stage');
+      expect(dev.vars['NODE_ENV']).toBe('development');
+      expect(lastOf(dev, 'WORKDIR')).toBe(`/app/${service}`);
+      const user = lastOf(dev, 'USER') ?? 'root';
+      expect(user).not.toMatch(/^(root|0)$/);
+      expect(
+        dev.instructions.some((i) => i.keyword === 'RUN' && i.args.includes(`chown ${user}:${user} "${service}"`)),
+      ).toBe(true);
+    });
   });
 
   it('installs production dependencies only for the runtime image and runs no install script', () => {
-    const installs = stages
+    const installs = parsed.stages
       .flatMap((s) => s.instructions)
       .filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
     expect(installs.some((i) => i.args.includes('--omit=dev'))).toBe(true);
     for (const install of installs) expect(install.args).toContain('--ignore-scripts');
-  });
-
-  it('stays identical to the other services’ Dockerfiles but for the service name', () => {
-    const normalise = (content: string, name: string): string =>
-      content
-        .split('\n')
-        .filter((line) => !line.startsWith('#'))
-        .join('\n')
-        .replace(new RegExp(`^ARG SERVICE=${name}$`, 'm'), 'ARG SERVICE=<service>');
-    const reference = normalise(fs.readFileSync(path.join(repoRoot, 'auth/Dockerfile'), 'utf8'), 'auth');
-    expect(normalise(text, service)).toBe(reference);
   });
 });
