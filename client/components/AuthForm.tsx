@@ -2,6 +2,7 @@
 
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
+import { useHydrated } from '@/lib/use-hydrated';
 import { send, splitErrors } from '@/lib/api-browser';
 import type { ApiError } from '@/lib/types';
 import { Field, FormAlert } from './Field';
@@ -13,6 +14,7 @@ export function AuthForm({ mode }: { mode: 'signup' | 'signin' }) {
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<ApiError[]>([]);
   const [busy, setBusy] = useState(false);
+  const hydrated = useHydrated();
   const action = mode === 'signup' ? 'Sign up' : 'Sign in';
 
   const submit = async (event: FormEvent<HTMLFormElement>): Promise<void> => {
@@ -54,7 +56,7 @@ export function AuthForm({ mode }: { mode: 'signup' | 'signin' }) {
         errors={byField['password']}
       />
       <FormAlert messages={general} />
-      <button type="submit" disabled={busy}>
+      <button type="submit" disabled={!hydrated || busy}>
         {action}
       </button>
     </form>

@@ -1,10 +1,13 @@
 'use client';
 
 import { CardElement, Elements, useElements, useStripe } from '@stripe/react-stripe-js';
-import { loadStripe, type Stripe } from '@stripe/stripe-js';
+// The pure entry loads Stripe.js only when loadStripe is called (with a publishable key), never on import.
+import type { Stripe } from '@stripe/stripe-js';
+import { loadStripe } from '@stripe/stripe-js/pure';
 import { useRouter } from 'next/navigation';
 import { useEffect, useMemo, useState } from 'react';
 import { sendWhenKnown } from '@/lib/api-browser';
+import { useHydrated } from '@/lib/use-hydrated';
 import { describeStatus, formatRemaining } from '@/lib/format';
 import type { Order } from '@/lib/types';
 import { FormAlert } from './Field';
@@ -106,6 +109,7 @@ function PayButton({ orderId, disabled, onPaid, token }: PayProps & { token: () 
   const router = useRouter();
   const [errors, setErrors] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
+  const hydrated = useHydrated();
   const pay = async (): Promise<void> => {
     setBusy(true);
     setErrors([]);
@@ -129,7 +133,7 @@ function PayButton({ orderId, disabled, onPaid, token }: PayProps & { token: () 
   return (
     <>
       <FormAlert messages={errors} />
-      <button type="button" className="primary" disabled={disabled || busy} onClick={() => void pay()}>
+      <button type="button" className="primary" disabled={!hydrated || disabled || busy} onClick={() => void pay()}>
         Pay
       </button>
     </>

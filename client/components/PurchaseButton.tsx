@@ -2,6 +2,7 @@
 
 import { useRouter } from 'next/navigation';
 import { useState } from 'react';
+import { useHydrated } from '@/lib/use-hydrated';
 import { sendWhenKnown } from '@/lib/api-browser';
 import type { Order } from '@/lib/types';
 import { FormAlert } from './Field';
@@ -11,6 +12,7 @@ export function PurchaseButton({ ticketId }: { ticketId: string }) {
   const router = useRouter();
   const [errors, setErrors] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
+  const hydrated = useHydrated();
   const purchase = async (): Promise<void> => {
     setBusy(true);
     const result = await sendWhenKnown<Order>('POST', '/api/orders', { ticketId });
@@ -24,7 +26,7 @@ export function PurchaseButton({ ticketId }: { ticketId: string }) {
   return (
     <>
       <FormAlert messages={errors} />
-      <button type="button" className="primary" disabled={busy} onClick={() => void purchase()}>
+      <button type="button" className="primary" disabled={!hydrated || busy} onClick={() => void purchase()}>
         Purchase
       </button>
     </>

@@ -2,6 +2,7 @@
 
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
+import { useHydrated } from '@/lib/use-hydrated';
 import { send, splitErrors } from '@/lib/api-browser';
 import type { ApiError, Ticket } from '@/lib/types';
 import { Field, FormAlert } from './Field';
@@ -17,6 +18,7 @@ export function TicketForm({ ticket }: { ticket?: Ticket }) {
   const [errors, setErrors] = useState<ApiError[]>([]);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
+  const hydrated = useHydrated();
   const editing = ticket !== undefined;
 
   const submit = async (event: FormEvent<HTMLFormElement>): Promise<void> => {
@@ -62,7 +64,7 @@ export function TicketForm({ ticket }: { ticket?: Ticket }) {
       />
       <FormAlert messages={general} />
       {saved && <p role="status">Saved.</p>}
-      <button type="submit" disabled={busy}>
+      <button type="submit" disabled={!hydrated || busy}>
         {editing ? 'Save' : 'Sell ticket'}
       </button>
     </form>
