@@ -17,6 +17,9 @@ const k8sDir = path.join(repoRoot, 'infra/k8s');
 const validateScript = path.join(__dirname, 'validate-manifests.sh');
 const venvPython = path.join(repoRoot, '.tools/venv/bin/python');
 const SERVICES = ['auth', 'tickets', 'orders', 'expiration', 'payments'] as const;
+// The web client: its own image (client/Dockerfile), Deployment and Service, no bus or database.
+const CLIENT = 'client';
+const IMAGES = [...SERVICES, CLIENT];
 const MONGO_SERVICES = ['auth', 'tickets', 'orders', 'payments'] as const;
 // Secrets are created by hand (docs/operations.md), never committed: the keys each one must hold.
 const DOCUMENTED_SECRETS: Record<string, string[]> = {
@@ -354,8 +357,8 @@ describe('skaffold.yaml', () => {
     expect(config.deploy.kubectl).toBeDefined();
   });
 
-  it('builds one image per service from its own Dockerfile, stage dev, with the repo root as context', () => {
-    expect(config.build.artifacts.map((a) => a.image).sort()).toEqual(SERVICES.map((s) => `ticketing/${s}`).sort());
+  it('builds one image per service and the client from its own Dockerfile, stage dev, with the repo root as context', () => {
+    expect(config.build.artifacts.map((a) => a.image).sort()).toEqual(IMAGES.map((s) => `ticketing/${s}`).sort());
     for (const artifact of config.build.artifacts) {
       const context = path.resolve(repoRoot, artifact.context ?? '.');
       expect(context).toBe(repoRoot);
@@ -369,7 +372,8 @@ describe('skaffold.yaml', () => {
   it('lets skaffold see exactly which files each image depends on (buildArgs.SERVICE)', () => {
     for (const artifact of config.build.artifacts) {
       const service = artifact.image.replace(/^ticketing\//, '');
-      expect(artifact.docker?.buildArgs?.['SERVICE']).toBe(service);
+      // client/Dockerfile is the client's alone: no SERVICE argument to expand.
+      expect(artifact.docker?.buildArgs?.['SERVICE']).toBe(service === CLIENT ? undefined : service);
       const dockerfile = fs.readFileSync(path.join(repoRoot, artifact.docker?.dockerfile ?? 'Dockerfile'), 'utf8');
       for (const source of skaffoldCopySources(dockerfile, artifact.docker?.buildArgs ?? {})) {
         const normalised = path.posix.normalize(source).replace(/^\/+|\/+$/g, '');
@@ -383,7 +387,7 @@ describe('skaffold.yaml', () => {
           exists: true,
         });
         // Another service's folder would make this image rebuild on that service's edits.
-        const otherService = SERVICES.find((s) => s !== service && normalised === s);
+        const otherService = IMAGES.find((s) => s !== service && normalised === s);
         expect({ image: artifact.image, source, otherService }).toEqual({
           image: artifact.image,
           source,
@@ -431,11 +435,11 @@ describe('skaffold.yaml', () => {
 });
 
 describe('Kubernetes manifests (infra/k8s)', () => {
-  const skaffoldImages = new Set(SERVICES.map((s) => `ticketing/${s}`));
+  const skaffoldImages = new Set(IMAGES.map((s) => `ticketing/${s}`));
 
   it('define each component the design lists', () => {
     const names = (kind: string): string[] => ofKind(kind).map((o) => o.metadata.name);
-    for (const s of SERVICES) {
+    for (const s of IMAGES) {
       expect(names('Deployment')).toContain(`${s}-depl`);
       expect(names('Service')).toContain(`${s}-srv`);
     }
@@ -521,7 +525,9 @@ describe('Kubernetes manifests (infra/k8s)', () => {
 
   it('wire each Deployment to Services and Secrets that exist', () => {
     const docs = fs.readFileSync(path.join(repoRoot, 'docs/operations.md'), 'utf8');
-    for (const deployment of ofKind('Deployment')) {
+    const serviceDeployments = ofKind('Deployment').filter((d) => d.metadata.name !== `${CLIENT}-depl`);
+    expect(serviceDeployments).toHaveLength(SERVICES.length);
+    for (const deployment of serviceDeployments) {
       const name = deployment.metadata.name.replace(/-depl$/, '');
       const env = workloadSpec(deployment).template.spec.containers.flatMap((c) => c.env ?? []);
       const byName = new Map(env.map((e) => [e.name, e]));
@@ -605,6 +611,32 @@ describe('Kubernetes manifests (infra/k8s)', () => {
           '/api/payments/?(.*) -> payments-srv',
         ]),
       );
+      // The web client takes every other path: listed last, after every /api path.
+      expect(routed[routed.length - 1]).toBe('/?(.*) -> client-srv');
+    }
+  });
+
+  it('point the web client at the API through the Ingress (API_URL with API_HOST, or API_ROUTES)', () => {
+    const client = ofKind('Deployment').find((d) => d.metadata.name === `${CLIENT}-depl`);
+    const env = new Map(
+      (client ? workloadSpec(client).template.spec.containers.flatMap((c) => c.env ?? []) : []).map((e) => [
+        e.name,
+        e.value,
+      ]),
+    );
+    expect(env.get('NODE_ENV')).toBe('production');
+    const host = (ofKind('Ingress')[0]?.spec as IngressSpec | undefined)?.rules[0]?.host;
+    if (env.has('API_ROUTES')) {
+      for (const pair of (env.get('API_ROUTES') ?? '').split(',')) {
+        const service = /^\/api\/\w+=http:\/\/([\w-]+):3000$/.exec(pair.trim())?.[1];
+        expect({ pair, defined: service !== undefined && findService(service) !== undefined }).toEqual({
+          pair,
+          defined: true,
+        });
+      }
+    } else {
+      expect(env.get('API_URL')).toMatch(/^http:\/\/[\w.-]+$/);
+      expect(env.get('API_HOST')).toBe(host);
     }
   });
 
@@ -700,5 +732,46 @@ describe.each(SERVICES)('%s/Dockerfile', (service) => {
         .replace(new RegExp(`^ARG SERVICE=${name}$`, 'm'), 'ARG SERVICE=<service>');
     const reference = normalise(fs.readFileSync(path.join(repoRoot, 'auth/Dockerfile'), 'utf8'), 'auth');
     expect(normalise(text, service)).toBe(reference);
+  });
+});
+
+describe('client/Dockerfile', () => {
+  const text = fs.readFileSync(path.join(repoRoot, 'client/Dockerfile'), 'utf8');
+  const { stages } = parseDockerfile(text);
+  const runtime = stages[stages.length - 1];
+
+  it('builds from a pinned node 20 bookworm-slim image, with the stages dev (skaffold) and runtime (last)', () => {
+    for (const stage of stages) expect(stage.base).toMatch(/^node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
+    expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['deps', 'dev', 'build', 'runtime']));
+    expect(runtime?.name).toBe('runtime');
+  });
+
+  it('copies every workspace manifest, as the services do, so that npm ci can check the lockfile', () => {
+    const workspaces = (
+      JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { workspaces: string[] }
+    ).workspaces;
+    for (const dir of ['client', ...SERVICES]) {
+      for (const file of [text, fs.readFileSync(path.join(repoRoot, dir, 'Dockerfile'), 'utf8')]) {
+        for (const ws of workspaces) expect(file).toContain(`COPY ${ws}/package.json ${ws}/`);
+      }
+    }
+  });
+
+  it('runs `next start` from the client folder as a non-root user in production mode, with production dependencies only', () => {
+    if (!runtime) throw new Error('no stage');
+    expect((lastOf(runtime, 'USER') ?? 'root').split(':')[0]).not.toMatch(/^(root|0)$/);
+    expect(JSON.parse(lastOf(runtime, 'CMD') ?? 'null')).toEqual([
+      'node',
+      '../node_modules/next/dist/bin/next',
+      'start',
+    ]);
+    expect(lastOf(runtime, 'WORKDIR')).toBe('/app/client');
+    expect(runtime.vars['NODE_ENV']).toBe('production');
+    expect(lastOf(runtime, 'EXPOSE')).toBe('3000');
+    const installs = stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
+    expect(installs.some((i) => i.args.includes('--omit=dev'))).toBe(true);
+    for (const install of installs) expect(install.args).toContain('--ignore-scripts');
   });
 });

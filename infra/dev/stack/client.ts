@@ -23,8 +23,8 @@ import type { Log } from './types';
 
 const CLIENT_DIR = 'client';
 // What `next build` reads; its own outputs (.next, next-env.d.ts, tsconfig.tsbuildinfo) are not inputs.
-const SOURCE_DIRS = ['app', 'components', 'lib', 'public'];
-const SOURCE_FILES = ['next.config.ts', 'package.json', 'tsconfig.json'];
+const SOURCE_DIRS = ['src', 'public'];
+const SOURCE_FILES = ['next.config.mjs', 'package.json', 'tsconfig.json'];
 
 export function clientPresent(): boolean {
   return existsSync(path.join(repoRoot(), CLIENT_DIR, 'package.json'));
