@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ensureChromium } from '../../infra/dev/chromium';
@@ -18,6 +19,7 @@ export const BROWSER_STACK_TIMEOUT_MS = 300_000;
 /** How long one expected change on a page may take to show (events travel between services). */
 export const UI_TIMEOUT_MS = 15_000;
 
+/** The README's screenshots. */
 export const IMAGES_DIR = path.resolve(__dirname, '../../docs/images');
 
 export interface BrowserStack {
@@ -122,9 +124,19 @@ export class Person {
     return new URL(this.page.url()).pathname;
   }
 
-  async screenshot(name: string): Promise<void> {
-    mkdirSync(IMAGES_DIR, { recursive: true });
-    await this.page.screenshot({ path: path.join(IMAGES_DIR, name) });
+  /**
+   * Photographs the page. Into docs/images (the README's) when UPDATE_SCREENSHOTS=1 or the image is
+   * missing; otherwise into a temporary folder, so that a test run does not leave the checkout
+   * modified (the bytes of a PNG change with every run: a new email, a new title, a new countdown).
+   */
+  async screenshot(name: string): Promise<string> {
+    const readme = path.join(IMAGES_DIR, name);
+    const update = process.env['UPDATE_SCREENSHOTS'] === '1' || !existsSync(readme);
+    const dir = update ? IMAGES_DIR : path.join(os.tmpdir(), 'ticketing-screenshots');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, name);
+    await this.page.screenshot({ path: file });
+    return file;
   }
 
   async close(): Promise<void> {
