@@ -20,7 +20,8 @@ let env: BrowserStack;
 const people: Person[] = [];
 
 beforeAll(async () => {
-  env = await startBrowserStack({ EXPIRATION_WINDOW_SECONDS: String(WINDOW_SECONDS) });
+  // One ticket per home page: the paging through the API's cursor is seen with two tickets.
+  env = await startBrowserStack({ EXPIRATION_WINDOW_SECONDS: String(WINDOW_SECONDS), TICKETS_PAGE_SIZE: '1' });
 }, BROWSER_STACK_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -28,13 +29,27 @@ afterAll(async () => {
   await env?.stop();
 }, 60_000);
 
-it('shows an unpaid order as expired with Pay disabled once its window has passed', async () => {
+it('pages the home page, and shows an unpaid order as expired with Pay disabled once its window has passed', async () => {
   const seller = await Person.open(env);
   const buyer = await Person.open(env);
   people.push(seller, buyer);
   await seller.signUp();
   const title = `Match ${randomBytes(3).toString('hex')}`;
   const ticketPath = await seller.sell(title, '12');
+  const other = `Match ${randomBytes(3).toString('hex')}`;
+  await seller.sell(other, '13');
+
+  // The home page pages with the API's cursor: one ticket, then the other behind Next page.
+  await seller.goto('/');
+  const listed = async (): Promise<string[]> =>
+    seller.page.getByRole('list', { name: 'Tickets' }).getByRole('link').allTextContents();
+  const firstPage = await listed();
+  expect(firstPage).toHaveLength(1);
+  await seller.page.getByRole('link', { name: 'Next page' }).click();
+  await seller.page.waitForURL(/\?cursor=/);
+  await seller.page.getByRole('link', { name: 'First page' }).waitFor();
+  const secondPage = await listed();
+  expect([...firstPage, ...secondPage].sort()).toEqual([title, other].sort());
 
   await buyer.signUp();
   await buyer.goto(ticketPath);
@@ -61,11 +76,16 @@ it('shows an unpaid order as expired with Pay disabled once its window has passe
   const row = buyer.page.getByRole('listitem').filter({ has: buyer.page.getByRole('link', { name: title }) });
   expect(await row.textContent()).toContain('expired');
 
-  // The ticket is for sale again.
+  // The ticket is for sale again (on the first or the second page).
   await untilAfterReload(
     buyer.page,
     async () => {
       await buyer.goto('/');
+      if ((await buyer.page.getByRole('link', { name: title }).count()) === 1) return true;
+      // Until the ticket is released, the other one is alone on the only page.
+      if ((await buyer.page.getByRole('link', { name: 'Next page' }).count()) === 0) return false;
+      await buyer.page.getByRole('link', { name: 'Next page' }).click();
+      await buyer.page.waitForURL(/\?cursor=/);
       return (await buyer.page.getByRole('link', { name: title }).count()) === 1;
     },
     'the released ticket back on the home page',
