@@ -612,7 +612,12 @@ describe('Kubernetes manifests (infra/k8s)', () => {
         ]),
       );
       // The web client takes every other path: listed last, after every /api path.
-      expect(routed[routed.length - 1]).toBe('/?(.*) -> client-srv');
+      expect(routed[routed.length - 1]).toBe('/(?!metrics|_status|healthz|readyz)(.*) -> client-srv');
+      // It takes the client's pages (the operational paths are checked below).
+      const catchAll = new RegExp(`^${spec.rules[0]?.http.paths.at(-1)?.path ?? '$^'}`, 'i');
+      for (const url of ['/', '/tickets/abc', '/orders', '/auth/signin', '/_next/static/x.js']) {
+        expect({ url, routed: catchAll.test(url) }).toEqual({ url, routed: true });
+      }
     }
   });
 
