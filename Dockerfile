@@ -25,6 +25,7 @@ COPY tickets/package.json tickets/
 COPY orders/package.json orders/
 COPY expiration/package.json expiration/
 COPY payments/package.json payments/
+COPY client/package.json client/
 
 # ---------------------------------------------------------------------------------------------
 # Full dependencies (root dev tools such as typescript and tsx included) of common and the five

@@ -10,6 +10,9 @@ export default tseslint.config(
       '.tools/**',
       '.data/**',
       'coverage/**',
+      // Next's build output and the file it generates.
+      'client/.next/**',
+      'client/next-env.d.ts',
       '**/*.js',
       '**/*.mjs',
       '**/*.cjs',

@@ -47,6 +47,8 @@ async function ownStack(log: (line: string) => void): Promise<Target> {
     echo: 'warn',
     log,
     readyTimeoutMs: 180_000,
+    // The bench measures the API: no web client to build and run.
+    client: false,
   });
   const service = (name: string): string => {
     const handle = stack.services.find((s) => s.name === name);

@@ -11,7 +11,10 @@ import type { ErrorCode } from '../../common/src/errors/codes';
  */
 
 export interface GatewayRoute {
-  /** Path prefix, e.g. "/api/users": matches "/api/users", "/api/users/..." and "/api/users?...". */
+  /**
+   * Path prefix, e.g. "/api/users": matches "/api/users", "/api/users/..." and "/api/users?...".
+   * "/" matches every path: the web client's catch-all, listed last (after the API's prefixes).
+   */
   prefix: string;
   /** Service name, for error messages and logs. */
   service: string;
@@ -40,7 +43,10 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** Routes of the Ingress, in its order. */
+/**
+ * Routes of the Ingress, in its order: the API's prefixes, then (when `targets` has a `client`) the
+ * web client for every other path.
+ */
 export function ingressRoutes(
   targets: Record<string, () => string | undefined>,
   starting?: (service: string) => boolean,
@@ -51,6 +57,7 @@ export function ingressRoutes(
     ['/api/orders', 'orders'],
     ['/api/payments', 'payments'],
   ];
+  if (targets['client'] !== undefined) table.push(['/', 'client']);
   return table.map(([prefix, service]) => ({
     prefix,
     service,
@@ -78,7 +85,9 @@ const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 export function matchRoute(routes: GatewayRoute[], url: string): GatewayRoute | undefined {
   const pathname = url.split('?', 1)[0] ?? '';
-  return routes.find((route) => pathname === route.prefix || pathname.startsWith(`${route.prefix}/`));
+  return routes.find(
+    (route) => route.prefix === '/' || pathname === route.prefix || pathname.startsWith(`${route.prefix}/`),
+  );
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -123,8 +132,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     proxy(req, res, route, target);
   });
 
-  const proxy = (req: IncomingMessage, res: ServerResponse, route: GatewayRoute, target: string): void => {
+  const proxy = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: GatewayRoute,
+    target: string,
+    retry = true,
+  ): void => {
     const upstream = new URL(target);
+    const bodyless = hasNoBody(req);
     const upstreamReq = http.request({
       agent,
       host: upstream.hostname,
@@ -142,6 +158,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       upstreamRes.on('error', () => res.destroy());
     });
     upstreamReq.on('error', (err) => {
+      // A kept-alive connection the upstream closed (its idle timeout: 5 s for Node servers) just as
+      // this request went out on it: the request never reached the application, so one sent without
+      // a body and safe to repeat is sent again on a new connection (as Node's docs advise for
+      // req.reusedSocket). Anything else is the upstream's real answer to give.
+      const code = (err as NodeJS.ErrnoException).code;
+      const repeatable = bodyless && IDEMPOTENT.has(req.method ?? 'GET');
+      if (retry && repeatable && upstreamReq.reusedSocket && code === 'ECONNRESET' && !res.headersSent) {
+        proxy(req, res, route, target, false);
+        return;
+      }
       if (res.headersSent) {
         // The answer was already under way: all we can do is cut it, so the client sees a broken
         // response instead of a truncated one that looks complete.
@@ -155,10 +181,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
     });
     // A client that goes away must not leave the upstream request hanging.
-    res.on('close', () => {
+    res.once('close', () => {
       if (!res.writableFinished) upstreamReq.destroy();
     });
-    req.pipe(upstreamReq);
+    if (bodyless) {
+      // Nothing to stream: end the request now, so that a retry (above) can send it again.
+      req.resume();
+      upstreamReq.end();
+    } else {
+      req.pipe(upstreamReq);
+    }
   };
 
   const unavailable = (res: ServerResponse, service: string, reason: string): void => {
@@ -190,6 +222,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 }
 
 class UpstreamTimeout extends Error {}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
 
 function forwardedHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
   const headers: http.OutgoingHttpHeaders = withoutHopByHop(req.headers);

@@ -104,6 +104,17 @@ function readinessTable(stack: Stack, ephemeral: boolean): string {
       s.readyInMs === undefined ? '' : seconds(s.readyInMs),
       s.state === 'skipped' ? s.note : String(s.pid ?? ''),
     ]),
+    ...(stack.client === undefined
+      ? []
+      : [
+          [
+            'client',
+            stack.client.url,
+            stack.client.state,
+            stack.client.readyInMs === undefined ? '' : seconds(stack.client.readyInMs),
+            String(stack.client.pid ?? ''),
+          ],
+        ]),
     ...stack.infra.map((i) => [i.name, i.url, 'ready', '', i.note]),
   ];
   const logs = path.join(relative(stack.logDir), '<service>.log');
@@ -168,7 +179,9 @@ async function run(args: Args): Promise<void> {
     `infrastructure ${seconds(stack.infraMs)}`,
     `services ${seconds(stack.servicesMs)}`,
   ];
-  print(`\nready in ${seconds(stack.startupMs)} (${parts.join(', ')}): ${stack.baseUrl}   Ctrl-C stops everything\n`);
+  print(`\nready in ${seconds(stack.startupMs)} (${parts.join(', ')}): ${stack.baseUrl}   Ctrl-C stops everything`);
+  if (stack.client !== undefined) print(`the web client: open ${stack.baseUrl}/ in a browser`);
+  print('');
   if (stopRequested) await stop('stop requested during start-up');
 }
 

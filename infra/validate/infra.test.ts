@@ -22,6 +22,9 @@ const k8sDir = path.join(repoRoot, 'infra/k8s');
 const validateScript = path.join(__dirname, 'validate-manifests.sh');
 const venvPython = path.join(repoRoot, '.tools/venv/bin/python');
 const SERVICES = ['auth', 'tickets', 'orders', 'expiration', 'payments'] as const;
+// The web client: its own image (client/Dockerfile), Deployment and Service, no bus or database.
+const CLIENT = 'client';
+const IMAGES = [...SERVICES, CLIENT];
 const MONGO_SERVICES = ['auth', 'tickets', 'orders', 'payments'] as const;
 const isService = (name: string): name is (typeof SERVICES)[number] => (SERVICES as readonly string[]).includes(name);
 /** The variables each service reads (its config spec): a Deployment sets these and no others. */
@@ -376,8 +379,8 @@ describe('skaffold.yaml', () => {
     expect(config.deploy.kubectl).toBeDefined();
   });
 
-  it('builds one image per service from the one Dockerfile, stage dev, with the repo root as context', () => {
-    expect(config.build.artifacts.map((a) => a.image).sort()).toEqual(SERVICES.map((s) => `ticketing/${s}`).sort());
+  it('builds one image per service and the client from its own Dockerfile, stage dev, with the repo root as context', () => {
+    expect(config.build.artifacts.map((a) => a.image).sort()).toEqual(IMAGES.map((s) => `ticketing/${s}`).sort());
     for (const artifact of config.build.artifacts) {
       const context = path.resolve(repoRoot, artifact.context ?? '.');
       expect(context).toBe(repoRoot);
@@ -417,7 +420,8 @@ describe('skaffold.yaml', () => {
   it('lets skaffold see exactly which files each image depends on (buildArgs.SERVICE)', () => {
     for (const artifact of config.build.artifacts) {
       const service = artifact.image.replace(/^ticketing\//, '');
-      expect(artifact.docker?.buildArgs?.['SERVICE']).toBe(service);
+      // client/Dockerfile is the client's alone: no SERVICE argument to expand.
+      expect(artifact.docker?.buildArgs?.['SERVICE']).toBe(service === CLIENT ? undefined : service);
       const dockerfile = fs.readFileSync(path.join(repoRoot, artifact.docker?.dockerfile ?? 'Dockerfile'), 'utf8');
       for (const source of skaffoldCopySources(dockerfile, artifact.docker?.buildArgs ?? {})) {
         const normalised = path.posix.normalize(source).replace(/^\/+|\/+$/g, '');
@@ -431,7 +435,7 @@ describe('skaffold.yaml', () => {
           exists: true,
         });
         // Another service's folder would make this image rebuild on that service's edits.
-        const otherService = SERVICES.find((s) => s !== service && normalised === s);
+        const otherService = IMAGES.find((s) => s !== service && normalised === s);
         expect({ image: artifact.image, source, otherService }).toEqual({
           image: artifact.image,
           source,
@@ -479,11 +483,11 @@ describe('skaffold.yaml', () => {
 });
 
 describe('Kubernetes manifests (infra/k8s)', () => {
-  const skaffoldImages = new Set(SERVICES.map((s) => `ticketing/${s}`));
+  const skaffoldImages = new Set(IMAGES.map((s) => `ticketing/${s}`));
 
   it('define each component the design lists', () => {
     const names = (kind: string): string[] => ofKind(kind).map((o) => o.metadata.name);
-    for (const s of SERVICES) {
+    for (const s of IMAGES) {
       expect(names('Deployment')).toContain(`${s}-depl`);
       expect(names('Service')).toContain(`${s}-srv`);
     }
@@ -564,19 +568,21 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       }
       expect(container?.readinessProbe?.httpGet?.path).toBe('/readyz');
       expect(container?.livenessProbe?.httpGet?.path).toBe('/healthz');
-      // The services write no file (npm run test:deploy runs every image this way).
-      if (isService(name)) {
-        expect({ name, readOnly: container?.securityContext?.readOnlyRootFilesystem }).toEqual({
-          name,
-          readOnly: true,
-        });
-      }
+      // Not a read-only root filesystem here: `skaffold dev` syncs edited sources into the running
+      // container, which needs a writable one. npm run test:deploy runs every production image
+      // read-only, so a production overlay may set readOnlyRootFilesystem.
+      expect({ name, readOnly: container?.securityContext?.readOnlyRootFilesystem }).toEqual({
+        name,
+        readOnly: undefined,
+      });
     }
   });
 
   it('wire each Deployment to Services and Secrets that exist', () => {
     const docs = fs.readFileSync(path.join(repoRoot, 'docs/operations.md'), 'utf8');
-    for (const deployment of ofKind('Deployment')) {
+    const serviceDeployments = ofKind('Deployment').filter((d) => d.metadata.name !== `${CLIENT}-depl`);
+    expect(serviceDeployments).toHaveLength(SERVICES.length);
+    for (const deployment of serviceDeployments) {
       const name = deployment.metadata.name.replace(/-depl$/, '');
       const env = workloadSpec(deployment).template.spec.containers.flatMap((c) => c.env ?? []);
       const byName = new Map(env.map((e) => [e.name, e]));
@@ -671,6 +677,38 @@ describe('Kubernetes manifests (infra/k8s)', () => {
           '/api/payments/?(.*) -> payments-srv',
         ]),
       );
+      // The web client takes every other path: listed last, after every /api path.
+      expect(routed[routed.length - 1]).toBe('/(?!metrics|_status|healthz|readyz)(.*) -> client-srv');
+      // It takes the client's pages (the operational paths are checked below).
+      const catchAll = new RegExp(`^${spec.rules[0]?.http.paths.at(-1)?.path ?? '$^'}`, 'i');
+      for (const url of ['/', '/tickets/abc', '/orders', '/auth/signin', '/_next/static/x.js']) {
+        expect({ url, routed: catchAll.test(url) }).toEqual({ url, routed: true });
+      }
+    }
+  });
+
+  it('point the web client at the API through the Ingress (API_URL with API_HOST, or API_ROUTES)', () => {
+    const client = ofKind('Deployment').find((d) => d.metadata.name === `${CLIENT}-depl`);
+    const env = new Map(
+      (client ? workloadSpec(client).template.spec.containers.flatMap((c) => c.env ?? []) : []).map((e) => [
+        e.name,
+        e.value,
+      ]),
+    );
+    // NODE_ENV comes from the image's stage (next dev or next start), as for the services.
+    expect(env.has('NODE_ENV')).toBe(false);
+    const host = (ofKind('Ingress')[0]?.spec as IngressSpec | undefined)?.rules[0]?.host;
+    if (env.has('API_ROUTES')) {
+      for (const pair of (env.get('API_ROUTES') ?? '').split(',')) {
+        const service = /^\/api\/\w+=http:\/\/([\w-]+):3000$/.exec(pair.trim())?.[1];
+        expect({ pair, defined: service !== undefined && findService(service) !== undefined }).toEqual({
+          pair,
+          defined: true,
+        });
+      }
+    } else {
+      expect(env.get('API_URL')).toMatch(/^http:\/\/[\w.-]+$/);
+      expect(env.get('API_HOST')).toBe(host);
     }
   });
 
@@ -794,6 +832,45 @@ describe('Dockerfile (one for the five services)', () => {
 
   it('installs production dependencies only for the runtime image and runs no install script', () => {
     const installs = parsed.stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
+    expect(installs.some((i) => i.args.includes('--omit=dev'))).toBe(true);
+    for (const install of installs) expect(install.args).toContain('--ignore-scripts');
+  });
+});
+
+describe('client/Dockerfile', () => {
+  const text = fs.readFileSync(path.join(repoRoot, 'client/Dockerfile'), 'utf8');
+  const { stages } = parseDockerfile(text);
+  const runtime = stages[stages.length - 1];
+
+  it('builds from a pinned node 20 bookworm-slim image, with the stages dev (skaffold) and runtime (last)', () => {
+    for (const stage of stages) expect(stage.base).toMatch(/^node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
+    expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['deps', 'dev', 'build', 'runtime']));
+    expect(runtime?.name).toBe('runtime');
+  });
+
+  it('copies every workspace manifest, as the services do, so that npm ci can check the lockfile', () => {
+    const workspaces = (
+      JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { workspaces: string[] }
+    ).workspaces;
+    for (const file of [text, fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')]) {
+      for (const ws of workspaces) expect(file).toContain(`COPY ${ws}/package.json ${ws}/`);
+    }
+  });
+
+  it('runs `next start` from the client folder as a non-root user in production mode, with production dependencies only', () => {
+    if (!runtime) throw new Error('no stage');
+    expect((lastOf(runtime, 'USER') ?? 'root').split(':')[0]).not.toMatch(/^(root|0)$/);
+    expect(JSON.parse(lastOf(runtime, 'CMD') ?? 'null')).toEqual([
+      'node',
+      '../node_modules/next/dist/bin/next',
+      'start',
+    ]);
+    expect(lastOf(runtime, 'WORKDIR')).toBe('/app/client');
+    expect(runtime.vars['NODE_ENV']).toBe('production');
+    expect(lastOf(runtime, 'EXPOSE')).toBe('3000');
+    const installs = stages
       .flatMap((s) => s.instructions)
       .filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
     expect(installs.some((i) => i.args.includes('--omit=dev'))).toBe(true);

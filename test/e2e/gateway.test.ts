@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { freePort } from '@ticketing/common/testing';
 import { ingressRoutes, startGateway, type Gateway } from '../../infra/dev/gateway';
 
@@ -143,6 +143,66 @@ describe('dev gateway', () => {
       expect(res.status).toBe(404);
       const body = (await res.json()) as { errors: Array<{ code: string }> };
       expect(body.errors[0]?.code).toBe('ROUTE_NOT_FOUND');
+    }
+  });
+
+  it('routes every other path to the web client, after the API paths', async () => {
+    const client = await echoServer('client');
+    const auth = await echoServer('auth');
+    const withClient = await startGateway({
+      port: 0,
+      routes: ingressRoutes({ auth: () => auth, client: () => client }),
+    });
+    try {
+      for (const path of ['/', '/tickets/abc', '/api', '/api/usersfoo', '/_next/static/x.js?v=1']) {
+        const echo = (await (await fetch(`${withClient.url}${path}`)).json()) as Echo;
+        expect({ path, service: echo.service, url: echo.url }).toEqual({ path, service: 'client', url: path });
+      }
+      const api = (await (await fetch(`${withClient.url}/api/users/currentuser`)).json()) as Echo;
+      expect(api.service).toBe('auth');
+      // Not started: a service route keeps its own 502, it does not fall through to the client.
+      expect((await fetch(`${withClient.url}/api/orders`)).status).toBe(502);
+    } finally {
+      await withClient.close();
+    }
+  });
+
+  it('sends a GET again on a new connection when the upstream closed the kept-alive one under it', async () => {
+    // An upstream that answers the first request of each connection with keep-alive, then resets the
+    // connection when a second request arrives on it: what a Node server's idle timeout (5 s) does
+    // when it fires just as the gateway reuses the connection.
+    let connections = 0;
+    const upstream = net.createServer((socket) => {
+      connections += 1;
+      let requests = 0;
+      socket.on('data', (chunk) => {
+        if (!chunk.toString('latin1').includes('\r\n\r\n')) return;
+        requests += 1;
+        if (requests > 1) {
+          socket.resetAndDestroy();
+          return;
+        }
+        socket.write(
+          'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const flaky = await startGateway({ port: 0, routes: ingressRoutes({ client: () => url }) });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${flaky.url}/page-${i}`);
+        expect({ i, status: res.status, body: await res.text() }).toEqual({ i, status: 200, body: 'ok' });
+      }
+      // Each retry went out on a new connection.
+      expect(connections).toBe(3);
+      // A request with a body is not repeated (it may have reached the application): its error shows.
+      const post = await fetch(`${flaky.url}/form`, { method: 'POST', body: 'x=1' });
+      expect(post.status).toBe(502);
+    } finally {
+      await flaky.close();
+      await new Promise((resolve) => upstream.close(resolve));
     }
   });
 

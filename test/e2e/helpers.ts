@@ -24,12 +24,14 @@ function requireEnv(name: string): string {
   return value;
 }
 
+/** `client: true` builds (when stale) and runs the web client too: the browser tests (test/browser). */
 export async function startE2eStack(
   env: Record<string, string> = {},
-  opts: Pick<StackOptions, 'services'> = {},
+  opts: Pick<StackOptions, 'services' | 'client'> = {},
 ): Promise<Stack> {
   return startStack({
     ...opts,
+    client: opts.client ?? false,
     port: 0,
     ephemeral: true,
     // Dozens of test users sign up from 127.0.0.1 within a minute: lift auth's per-IP limit.

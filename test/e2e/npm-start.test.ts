@@ -64,6 +64,8 @@ afterEach(() => {
   npm?.kill('SIGKILL');
 });
 
+const START_TIMEOUT_MS = STACK_START_TIMEOUT_MS + 120_000;
+
 describeOnLinux('npm start', () => {
   it(
     'says "starting" while it starts, and leaves no process behind when npm is sent SIGTERM',
@@ -87,7 +89,8 @@ describeOnLinux('npm start', () => {
           }
           expect(output).toMatch(/ready in/);
         },
-        { timeoutMs: STACK_START_TIMEOUT_MS, intervalMs: 100 },
+        // The web client's first build (next build) comes on top of the services'.
+        { timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
       );
       expect(codes).toContain('UPSTREAM_STARTING');
       expect(codes).not.toContain('UPSTREAM_UNAVAILABLE');
@@ -95,6 +98,13 @@ describeOnLinux('npm start', () => {
       seen = descendants(started.pid ?? -1);
       const services = seen.filter((p) => /\/dist\/main\.js/.test(p.command));
       expect(services).toHaveLength(5);
+      // The web client is served at / by the same gateway, and is one of the processes stopped below.
+      const home = await fetch(`http://127.0.0.1:${port}/`);
+      expect(home.status).toBe(200);
+      expect(home.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await home.text()).toContain('Tickets for sale');
+      // (next start renames its process "next-server (vX)".)
+      expect(seen.filter((p) => /next-server|next\/dist\/bin\/next start/.test(p.command)).length).toBeGreaterThan(0);
 
       process.kill(started.pid ?? -1, 'SIGTERM');
       await eventually(() => expect(seen.filter(stillRunning).map((p) => `${p.pid} ${p.command}`)).toEqual([]), {
@@ -102,6 +112,6 @@ describeOnLinux('npm start', () => {
         intervalMs: 200,
       });
     },
-    STACK_START_TIMEOUT_MS + 90_000,
+    START_TIMEOUT_MS + 90_000,
   );
 });

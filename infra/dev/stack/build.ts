@@ -91,7 +91,7 @@ export function npmCommand(args: string[]): [string, string[]] {
   return [findOnPath('npm') ?? 'npm', args];
 }
 
-async function acquireBuildLock(root: string, log: Log): Promise<() => void> {
+export async function acquireBuildLock(root: string, log: Log): Promise<() => void> {
   const id = createHash('sha1').update(root).digest('hex').slice(0, 10);
   const lockDir = path.join(os.tmpdir(), `ticketing-build-${id}.lock`);
   const ownerFile = path.join(lockDir, 'pid');

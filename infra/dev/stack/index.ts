@@ -3,6 +3,7 @@ import path from 'node:path';
 import { repoRoot } from '../../../common/src/testing/infra';
 import { ingressRoutes, startGateway, type Gateway } from '../gateway';
 import { buildStale } from './build';
+import { buildClientIfStale, clientPresent, startClient, type ClientHandle } from './client';
 import { prepareData } from './data-dir';
 import { startInfra } from './infrastructure';
 import { serviceEnv, startServices } from './service-runner';
@@ -21,6 +22,7 @@ import { SERVICE_NAMES, type Log, type ServiceHandle, type ServiceName, type Sta
 
 export * from './types';
 export { buildStale } from './build';
+export { buildClientIfStale, type ClientHandle } from './client';
 export { formatServiceLine } from './text';
 export { launchService, type LaunchedService, type LaunchOptions } from './service-process';
 
@@ -31,10 +33,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ephemeral = opts.ephemeral === true;
   const env = { ...process.env, ...opts.env };
   const { present, absent } = servicesToRun(root, opts, log);
+  const withClient = opts.client ?? clientPresent();
 
   let stopRequested = false;
   let startingUp = true;
   const live = new Map<ServiceName, ServiceHandle>();
+  const web: { handle?: ClientHandle } = {};
   // Until startStack returns, a written service that has not failed is on its way (being built,
   // waiting for the infrastructure, or connecting): the gateway says so instead of "not running".
   const starting = (name: ServiceName): boolean =>
@@ -46,10 +50,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The gateway first: a port in use fails at once, not after a build, and until a service is
     // ready its routes answer 503 "starting" (as the Ingress answers 503 while a Deployment has no
     // ready pod).
-    const gateway = await openGateway(opts, live, starting, log);
+    const clientStarting = (): boolean =>
+      withClient && startingUp && !stopRequested && (web.handle?.state ?? 'starting') === 'starting';
+    const gateway = await openGateway(
+      opts,
+      live,
+      starting,
+      withClient ? { web, starting: clientStarting } : undefined,
+      log,
+    );
     cleanups.gateway = gateway;
 
-    const buildMs = opts.build === false ? 0 : await buildIfStale(present, log);
+    const servicesBuildMs = opts.build === false ? 0 : await buildIfStale(present, log);
+    const clientBuildMs = opts.build === false || !withClient ? 0 : await buildClientIfStale(log);
+    const buildMs = servicesBuildMs + clientBuildMs;
     for (const name of present) {
       if (!existsSync(path.join(root, name, 'dist', 'main.js'))) {
         throw new Error(`${name}/dist/main.js is missing: run npm run build (or start with build enabled)`);
@@ -66,6 +80,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const servicesStarted = Date.now();
     const databasePrefix = opts.databasePrefix ?? '';
     const echo = opts.echo ?? 'warn';
+    // The client needs nothing but the gateway's address: it starts while the services connect.
+    const client = withClient
+      ? startClient({
+          apiUrl: gateway.url,
+          env,
+          logDir: data.logDir,
+          deadline: servicesStarted + (opts.readyTimeoutMs ?? 60_000),
+          log,
+          register: (handle) => (web.handle = handle),
+        })
+      : Promise.resolve(undefined);
+    // Stopped with the rest, even when the services fail to start.
+    cleanups.push(async () => (await client.catch(() => undefined))?.stop());
     const services = await startServices({
       present,
       absent,
@@ -79,6 +106,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       register: (handle) => live.set(handle.name, handle),
     });
     cleanups.push(() => services.stop());
+    const runningClient = await client;
 
     let stopping: Promise<void> | undefined;
     startingUp = false;
@@ -90,6 +118,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       logDir: data.logDir,
       startupMs: Date.now() - started,
       buildMs,
+      clientBuildMs,
+      client: runningClient?.handle,
       infraMs: servicesStarted - infraStarted,
       servicesMs: Date.now() - servicesStarted,
       stop: () => {
@@ -122,10 +152,11 @@ async function openGateway(
   opts: StackOptions,
   live: Map<ServiceName, ServiceHandle>,
   starting: (name: ServiceName) => boolean,
+  client: { web: { handle?: ClientHandle }; starting: () => boolean } | undefined,
   log: Log,
 ): Promise<Gateway> {
   const port = opts.port ?? 3000;
-  const targets = Object.fromEntries(
+  const targets: Record<string, () => string | undefined> = Object.fromEntries(
     SERVICE_NAMES.map((name) => [
       name,
       (): string | undefined => {
@@ -134,8 +165,13 @@ async function openGateway(
       },
     ]),
   );
+  if (client !== undefined) {
+    targets['client'] = () => (client.web.handle?.state === 'ready' ? client.web.handle.url : undefined);
+  }
   const host = opts.host === undefined ? {} : { host: opts.host };
-  const isStarting = (service: string): boolean => SERVICE_NAMES.some((name) => name === service && starting(name));
+  const isStarting = (service: string): boolean =>
+    (service === 'client' && client?.starting() === true) ||
+    SERVICE_NAMES.some((name) => name === service && starting(name));
   return startGateway({ routes: ingressRoutes(targets, isStarting), port, ...host, log }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     throw new Error(

@@ -1,3 +1,5 @@
+import type { ClientHandle } from './client';
+
 /** The dev stack's public shapes: what startStack() takes and what it hands back. */
 
 export const SERVICE_NAMES = ['auth', 'tickets', 'orders', 'expiration', 'payments'] as const;
@@ -61,6 +63,11 @@ export interface StackOptions {
   logDir?: string;
   /** How long the services may take to become ready once spawned; 60 s by default. */
   readyTimeoutMs?: number;
+  /**
+   * Build (when stale) and run the web client (client/) behind the gateway's catch-all route; true by
+   * default when client/ exists.
+   */
+  client?: boolean;
 }
 
 export type ServiceState = 'starting' | 'ready' | 'exited' | 'stopped' | 'skipped';
@@ -100,8 +107,12 @@ export interface Stack {
   logDir: string;
   /** From startStack() being called to everything answering. */
   startupMs: number;
-  /** How long the build step took (0 when nothing was stale). */
+  /** How long the build step took (0 when nothing was stale), the web client's included. */
   buildMs: number;
+  /** How long `next build` took (0 when up to date or the client is not run). */
+  clientBuildMs: number;
+  /** The web client (`next start`), when it runs; the gateway serves it at `/`. */
+  client: ClientHandle | undefined;
   /** Tools check and infrastructure start. */
   infraMs: number;
   /** From spawning the services to the last /readyz answering 200. */

@@ -1,0 +1,5 @@
+import { AuthForm } from '@/components/AuthForm';
+
+export default function Page() {
+  return <AuthForm mode="signin" />;
+}
