@@ -2,4 +2,5 @@ export * from './create-app';
 export * from './current-user';
 export * from './error-handler';
 export * from './health';
+export * from './paging';
 export * from './validate-request';
