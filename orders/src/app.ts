@@ -1,4 +1,4 @@
-import { createApp, type Logger, type OutboxRelay, type ReadinessChecks } from '@ticketing/common';
+import { createApp, type Logger, type OutboxRelay, type ReadinessChecks, type RevocationList } from '@ticketing/common';
 import type { Express } from 'express';
 import { DEFAULT_MAX_ACTIVE_ORDERS_PER_USER, type OrdersConfig } from './config';
 import { indexOrdersRouter } from './routes/index-orders';
@@ -12,10 +12,13 @@ export function buildApp(
   logger: Logger,
   readiness: ReadinessChecks,
   relay: OutboxRelay,
+  /** Signed-out sessions, refused (main passes its SessionRevocations). */
+  revocations?: RevocationList,
 ): Express {
   return createApp({
     logger,
     jwtKey: config.JWT_KEY,
+    ...(revocations === undefined ? {} : { revocations }),
     secureCookies: config.NODE_ENV === 'production',
     trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,
