@@ -1,11 +1,18 @@
-import { httpConfigSpec, int, jwtConfigSpec, loadConfig, mongoConfigSpec, type ConfigOf } from '@ticketing/common';
+import {
+  busConfigSpec,
+  httpConfigSpec,
+  int,
+  jwtConfigSpec,
+  loadConfig,
+  mongoConfigSpec,
+  type ConfigOf,
+} from '@ticketing/common';
 
 export const authConfigSpec = {
   ...httpConfigSpec,
   ...mongoConfigSpec,
   ...jwtConfigSpec,
-  /** Lifetime of the session JWT. */
-  JWT_EXPIRES_IN_SECONDS: int({ default: 24 * 3600, min: 60 }),
+  ...busConfigSpec,
   /** Signup and signin attempts per client IP per minute (each, per instance). */
   AUTH_RATE_LIMIT_PER_MINUTE: int({ default: 30, min: 1 }),
 };

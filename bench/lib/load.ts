@@ -14,6 +14,8 @@ export interface LoadSpec {
   body?: string;
   /** ...or a new one per request (each ticket ordered once). */
   nextBody?: () => string;
+  /** Headers added per request, over `headers` (each order from a buyer of its own). */
+  nextHeaders?: () => Record<string, string>;
   connections: number;
   /** Seconds; ignored when `amount` is set. */
   durationS?: number;
@@ -36,7 +38,7 @@ export interface LoadResult {
 
 export async function load(spec: LoadSpec): Promise<LoadResult> {
   const headers = { 'content-type': 'application/json', ...spec.headers };
-  const nextBody = spec.nextBody;
+  const { nextBody, nextHeaders } = spec;
   const result = await autocannon({
     url: spec.url,
     method: spec.method,
@@ -45,9 +47,20 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
     connections: spec.connections,
     ...(spec.amount === undefined ? { duration: spec.durationS ?? 5 } : { amount: spec.amount }),
     ...(spec.maxRequests === undefined ? {} : { maxOverallRequests: spec.maxRequests }),
-    ...(nextBody === undefined
+    ...(nextBody === undefined && nextHeaders === undefined
       ? {}
-      : { requests: [{ method: spec.method, setupRequest: (req) => ({ ...req, body: nextBody() }) }] }),
+      : {
+          requests: [
+            {
+              method: spec.method,
+              setupRequest: (req) => ({
+                ...req,
+                ...(nextBody === undefined ? {} : { body: nextBody() }),
+                ...(nextHeaders === undefined ? {} : { headers: { ...req.headers, ...nextHeaders() } }),
+              }),
+            },
+          ],
+        }),
     // Keep-alive connections, like the gateway's to the services.
     timeout: 30,
   });

@@ -15,14 +15,14 @@ export async function postOrders(ctx: BenchContext): Promise<void> {
   const orderable = await orderableTickets(ctx);
   const perRound = Math.floor((orderable.length - 50) / 2);
   step(`POST /api/orders vs one insert (${orderable.length} tickets to order, 2 x ${SECONDS} s)...`);
-  const buyer = cookieFor(target);
   let next = 0;
   const orderBody = (): string => JSON.stringify({ ticketId: orderable[next++ % orderable.length] });
   const ordersSpec: LoadSpec = {
     url: `${target.urls.orders}/api/orders`,
     method: 'POST',
-    headers: { cookie: buyer },
     nextBody: orderBody,
+    // A buyer of its own for each order: one buyer holds at most MAX_ACTIVE_ORDERS_PER_USER unpaid orders.
+    nextHeaders: () => ({ cookie: cookieFor(target) }),
     connections: CONNECTIONS,
     durationS: SECONDS,
     // Each request orders a ticket of its own: stop early when they run out.

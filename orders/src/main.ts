@@ -5,6 +5,7 @@ import {
   createLogger,
   isMongoConnected,
   listenHttp,
+  startSessionRevocations,
   listenMetrics,
   runService,
 } from '@ticketing/common';
@@ -29,6 +30,8 @@ runService('orders', logger, async () => {
   // The unique ticketLock index is what prevents double booking: it must exist before the first order.
   await Promise.all([Order.init(), Ticket.init(), RefundRequest.init()]);
   const bus = await connectServiceBus('orders', config, logger);
+  // Before listening: no request is answered before every earlier signout is known.
+  const revocations = await startSessionRevocations({ bus, logger, lookbackSeconds: config.JWT_EXPIRES_IN_SECONDS });
 
   const relay = new OutboxRelay({ bus, models: [Order], logger });
   relay.start();
@@ -38,9 +41,16 @@ runService('orders', logger, async () => {
   new ExpirationCompleteListener(bus, logger, relay).listen();
   new PaymentCreatedListener(bus, logger, relay).listen();
 
-  const app = buildApp(config, logger, { mongo: () => isMongoConnected(), bus: () => bus.isConnected }, relay);
+  const app = buildApp(
+    config,
+    logger,
+    { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
+    relay,
+    revocations,
+  );
   return [
     listenHttp(app, config.PORT, 'orders', logger),
+    { name: 'revocations', close: () => revocations.stop() },
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },
     { name: 'mongo', close: () => mongoose.disconnect() },

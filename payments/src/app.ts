@@ -1,4 +1,4 @@
-import { createApp, type Logger, type ReadinessChecks } from '@ticketing/common';
+import { createApp, type Logger, type ReadinessChecks, type RevocationList } from '@ticketing/common';
 import type { Express } from 'express';
 import type { PaymentsConfig } from './config';
 import { newPaymentRouter } from './routes/new-payment';
@@ -9,10 +9,13 @@ export function buildApp(
   logger: Logger,
   readiness: ReadinessChecks,
   deps: Omit<PaymentDeps, 'logger'>,
+  /** Signed-out sessions, refused (main passes its SessionRevocations). */
+  revocations?: RevocationList,
 ): Express {
   return createApp({
     logger,
     jwtKey: config.JWT_KEY,
+    ...(revocations === undefined ? {} : { revocations }),
     secureCookies: config.NODE_ENV === 'production',
     trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,

@@ -5,6 +5,7 @@ import {
   createLogger,
   isMongoConnected,
   listenHttp,
+  startSessionRevocations,
   listenMetrics,
   runService,
 } from '@ticketing/common';
@@ -29,6 +30,8 @@ runService('payments', logger, async () => {
   // The unique orderId index is what lets only one of concurrent payments of an order charge.
   await Promise.all([Order.init(), Payment.init()]);
   const bus = await connectServiceBus('payments', config, logger);
+  // Before listening: no request is answered before every earlier signout is known.
+  const revocations = await startSessionRevocations({ bus, logger, lookbackSeconds: config.JWT_EXPIRES_IN_SECONDS });
 
   const relay = new OutboxRelay({ bus, models: [Payment], logger });
   relay.start();
@@ -54,9 +57,11 @@ runService('payments', logger, async () => {
     logger,
     { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
     { stripe, relay, claimLeaseMs: config.RECONCILE_PENDING_AFTER_MS },
+    revocations,
   );
   return [
     listenHttp(app, config.PORT, 'payments', logger),
+    { name: 'revocations', close: () => revocations.stop() },
     { name: 'reconciler', close: () => reconciler.stop() },
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },

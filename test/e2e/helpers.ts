@@ -138,6 +138,18 @@ export class Client {
   hasSession(): boolean {
     return this.cookies.has('session');
   }
+
+  /** Another client holding a copy of this one's cookies (a cookie copied off the machine). */
+  copy(): Client {
+    const other = new Client(this.baseUrl, this.email, this.password);
+    for (const [name, value] of this.cookies) other.cookies.set(name, value);
+    return other;
+  }
+
+  /** The Cookie header this client sends. */
+  cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
 }
 
 export function errorCode(res: ApiResponse): string | undefined {

@@ -127,9 +127,10 @@ describe('cancelling an order', () => {
     await eventually(async () => expect((await getTicket(seller, ticket.id)).orderId).toBe(second.body.id), {
       timeoutMs: 15_000,
     });
-    const mine = await buyer.get<OrderJson[]>('/api/orders');
+    const mine = await buyer.get<{ orders: OrderJson[]; nextCursor: string | null }>('/api/orders');
     expect(mine.status).toBe(200);
-    const statuses = Object.fromEntries(mine.body.map((o) => [o.id, o.status]));
+    expect(mine.body.nextCursor).toBeNull();
+    const statuses = Object.fromEntries(mine.body.orders.map((o) => [o.id, o.status]));
     expect(statuses).toEqual({ [first.body.id]: 'cancelled', [second.body.id]: 'created' });
   }, 60_000);
 });
@@ -174,7 +175,9 @@ describe('concurrent buyers', () => {
     });
     const orderCounts = await Promise.all(
       buyers.map(
-        async (b) => (await b.get<OrderJson[]>('/api/orders')).body.filter((o) => o.ticket.id === ticket.id).length,
+        async (b) =>
+          (await b.get<{ orders: OrderJson[] }>('/api/orders')).body.orders.filter((o) => o.ticket.id === ticket.id)
+            .length,
       ),
     );
     expect(orderCounts.reduce((sum, n) => sum + n, 0)).toBe(1);

@@ -1,4 +1,4 @@
-import { createApp, type Logger, type OutboxRelay, type ReadinessChecks } from '@ticketing/common';
+import { createApp, type Logger, type OutboxRelay, type ReadinessChecks, type RevocationList } from '@ticketing/common';
 import type { Express } from 'express';
 import type { TicketsConfig } from './config';
 import { listTicketsRouter } from './routes/list-tickets';
@@ -15,12 +15,15 @@ export interface TicketsAppDeps {
   relay: OutboxRelay;
   /** The order of the tickets for sale, kept by this replica (see TicketListing). */
   listing: TicketListing;
+  /** Signed-out sessions, refused (main passes its SessionRevocations). */
+  revocations?: RevocationList;
 }
 
-export function buildApp({ config, logger, readiness, relay, listing }: TicketsAppDeps): Express {
+export function buildApp({ config, logger, readiness, relay, listing, revocations }: TicketsAppDeps): Express {
   return createApp({
     logger,
     jwtKey: config.JWT_KEY,
+    ...(revocations === undefined ? {} : { revocations }),
     secureCookies: config.NODE_ENV === 'production',
     trustProxyHops: config.TRUST_PROXY_HOPS,
     readiness,

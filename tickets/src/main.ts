@@ -5,6 +5,7 @@ import {
   createLogger,
   isMongoConnected,
   listenHttp,
+  startSessionRevocations,
   listenMetrics,
   runService,
 } from '@ticketing/common';
@@ -26,6 +27,8 @@ runService('tickets', logger, async () => {
   await connectMongo(config.MONGO_URI, { logger });
   await Ticket.init();
   const bus = await connectServiceBus('tickets', config, logger);
+  // Before listening: no request is answered before every earlier signout is known.
+  const revocations = await startSessionRevocations({ bus, logger, lookbackSeconds: config.JWT_EXPIRES_IN_SECONDS });
 
   // Publishes what earlier requests stored but could not publish (a crash, a bus outage).
   const relay = new OutboxRelay({ bus, models: [Ticket], logger });
@@ -44,9 +47,11 @@ runService('tickets', logger, async () => {
     readiness: { mongo: () => isMongoConnected(), bus: () => bus.isConnected },
     relay,
     listing,
+    revocations,
   });
   return [
     listenHttp(app, config.PORT, 'tickets', logger),
+    { name: 'revocations', close: () => revocations.stop() },
     { name: 'listing', close: () => Promise.resolve(stopListing()) },
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },

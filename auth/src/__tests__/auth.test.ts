@@ -1,16 +1,20 @@
 import { closeTestMongo, connectTestMongo, sessionCookie } from '@ticketing/common/testing';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
+import { Revocation } from '../models/revocation';
 import { User } from '../models/user';
-import { PASSWORD, testApp, uniqueEmail } from './helpers';
+import { PASSWORD, closeTestApps, testApp, uniqueEmail } from './helpers';
 
 const app = testApp();
 
 beforeAll(async () => {
   await connectTestMongo();
-  await User.init();
+  await Promise.all([User.init(), Revocation.init()]);
 });
-afterAll(closeTestMongo);
+afterAll(async () => {
+  await closeTestApps();
+  await closeTestMongo();
+});
 
 function cookieOf(res: request.Response): string[] {
   const cookies = res.get('Set-Cookie');
@@ -199,6 +203,33 @@ describe('POST /api/users/signout', () => {
     const cookie = cookieOf(await signup().expect(201));
     const res = await request(app).post('/api/users/signout').set('Cookie', cookie).expect(200);
     expect(cookieOf(res)[0]).toMatch(/^session=;.*expires=Thu, 01 Jan 1970/i);
+  });
+
+  it('ends the session: a copy of the cookie taken before is no longer signed in, and signing out again is fine', async () => {
+    const copy = cookieOf(await signup().expect(201));
+    const before = await request(app).get('/api/users/currentuser').set('Cookie', copy).expect(200);
+    expect(before.body.currentUser).not.toBeNull();
+
+    await request(app).post('/api/users/signout').set('Cookie', copy).expect(200);
+
+    const after = await request(app).get('/api/users/currentuser').set('Cookie', copy).expect(200);
+    expect(after.body).toEqual({ currentUser: null });
+    expect(await Revocation.countDocuments({ userId: before.body.currentUser.id })).toBe(1);
+    await request(app).post('/api/users/signout').set('Cookie', copy).expect(200, {});
+    // Another session of the same user is not affected.
+    const other = cookieOf(
+      await request(app)
+        .post('/api/users/signin')
+        .send({ email: before.body.currentUser.email, password: PASSWORD })
+        .expect(200),
+    );
+    const still = await request(app).get('/api/users/currentuser').set('Cookie', other).expect(200);
+    expect(still.body.currentUser).toEqual(before.body.currentUser);
+  });
+
+  it('answers 200 and clears the cookie without a valid session', async () => {
+    await request(app).post('/api/users/signout').expect(200, {});
+    await request(app).post('/api/users/signout').set('Cookie', 'session=garbage').expect(200, {});
   });
 });
 

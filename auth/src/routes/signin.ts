@@ -1,6 +1,7 @@
 import { BadRequestError, signUserToken, validateRequest } from '@ticketing/common';
 import { Router, type RequestHandler } from 'express';
 import { body } from 'express-validator';
+import { newSessionId } from '../models/revocation';
 import { User } from '../models/user';
 import { burnPasswordCheck, verifyPassword } from '../services/password';
 import { PASSWORD_MAX, emailField } from './validators';
@@ -31,7 +32,7 @@ export function signinRouter(jwtKey: string, expiresInSeconds: number, limiter: 
       // One message for both cases, so the response does not tell which emails have accounts.
       if (user === null || !valid) throw new BadRequestError('Invalid credentials', 'INVALID_CREDENTIALS');
       req.session = {
-        jwt: signUserToken({ id: user._id.toHexString(), email: user.email }, jwtKey, expiresInSeconds),
+        jwt: signUserToken({ id: user._id.toHexString(), email: user.email }, newSessionId(), jwtKey, expiresInSeconds),
       };
       res.status(200).json(user);
     },

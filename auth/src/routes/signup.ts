@@ -1,6 +1,7 @@
 import { BadRequestError, isDuplicateKeyError, signUserToken, validateRequest } from '@ticketing/common';
 import { Router, type RequestHandler } from 'express';
 import { body } from 'express-validator';
+import { newSessionId } from '../models/revocation';
 import { User } from '../models/user';
 import { hashPassword } from '../services/password';
 import { PASSWORD_MAX, PASSWORD_MIN, emailField } from './validators';
@@ -36,7 +37,7 @@ export function signupRouter(jwtKey: string, expiresInSeconds: number, limiter: 
         throw err;
       }
       req.session = {
-        jwt: signUserToken({ id: user._id.toHexString(), email: user.email }, jwtKey, expiresInSeconds),
+        jwt: signUserToken({ id: user._id.toHexString(), email: user.email }, newSessionId(), jwtKey, expiresInSeconds),
       };
       res.status(201).json(user);
     },

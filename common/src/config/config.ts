@@ -130,6 +130,11 @@ export const httpConfigSpec = {
 export const jwtConfigSpec = {
   // 32 characters: an HMAC-SHA256 key shorter than this is guessable offline from one cookie.
   JWT_KEY: str({ minLength: 32 }),
+  /**
+   * Lifetime of a session token: auth signs with it, and every service replays signed-out sessions
+   * (session:revoked) this far back when it starts. The same value everywhere, like JWT_KEY.
+   */
+  JWT_EXPIRES_IN_SECONDS: int({ default: 24 * 3600, min: 60 }),
 } as const;
 
 export const mongoConfigSpec = {

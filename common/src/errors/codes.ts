@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'ORDER_EXPIRED'
   | 'CANNOT_BUY_OWN_TICKET'
   | 'TOO_MANY_ACTIVE_ORDERS'
+  | 'ORDER_CONTENTION'
   // payments
   | 'INVALID_PAYMENT_TOKEN'
   | 'PAYMENT_IN_PROGRESS'

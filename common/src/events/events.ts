@@ -56,6 +56,15 @@ export interface PaymentCreatedEvent {
   data: { id: string; orderId: string; stripeId: string };
 }
 
+/**
+ * A session was ended (signout): every service refuses its token from now on. `id` is the session id
+ * (the token's `sid`); `expiresAt` is when the token expires anyway, after which nobody keeps it.
+ */
+export interface SessionRevokedEvent {
+  subject: Subjects.SessionRevoked;
+  data: { id: string; userId: string; expiresAt: string };
+}
+
 export type BusEvent =
   | TicketCreatedEvent
   | TicketUpdatedEvent
@@ -63,7 +72,8 @@ export type BusEvent =
   | OrderCancelledEvent
   | OrderCompletedEvent
   | ExpirationCompleteEvent
-  | PaymentCreatedEvent;
+  | PaymentCreatedEvent
+  | SessionRevokedEvent;
 
 /** The payload type of a subject: EventData<Subjects.OrderCreated> is OrderCreatedEvent['data']. */
 export type EventData<S extends Subjects> = Extract<BusEvent, { subject: S }>['data'];

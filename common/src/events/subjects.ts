@@ -7,6 +7,7 @@ export enum Subjects {
   OrderCompleted = 'order:completed',
   ExpirationComplete = 'expiration:complete',
   PaymentCreated = 'payment:created',
+  SessionRevoked = 'session:revoked',
 }
 
 export enum OrderStatus {

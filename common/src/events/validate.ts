@@ -56,6 +56,8 @@ function checkFor(subject: Subjects): Check {
       return shape({ orderId: isId });
     case Subjects.PaymentCreated:
       return shape({ id: isId, orderId: isId, stripeId: isText });
+    case Subjects.SessionRevoked:
+      return shape({ id: isId, userId: isText, expiresAt: isIsoDate });
     default:
       return assertNever(subject);
   }

@@ -6,6 +6,7 @@ import { DEFAULT_TRUST_PROXY_HOPS } from '../config';
 import { requestContext } from '../log';
 import { httpMetrics } from '../metrics';
 import { currentUser } from './current-user';
+import type { RevocationList } from './session-revocations';
 import { errorHandler, notFound } from './error-handler';
 import { healthRoutes, type ReadinessChecks } from './health';
 import { requestLog } from './request-log';
@@ -15,6 +16,8 @@ export interface AppOptions {
   logger: Logger;
   /** Verifies session cookies; services without users (expiration) pass undefined. */
   jwtKey?: string;
+  /** Signed-out sessions (SessionRevocations): their tokens are refused. Every service's main passes it. */
+  revocations?: RevocationList;
   /** Send the session cookie over HTTPS only (production, behind the ingress's TLS). */
   secureCookies: boolean;
   readiness: ReadinessChecks;
@@ -64,7 +67,7 @@ export function createApp(opts: AppOptions): Express {
       sameSite: 'lax',
     }),
   );
-  if (opts.jwtKey !== undefined) app.use(currentUser(opts.jwtKey));
+  if (opts.jwtKey !== undefined) app.use(currentUser(opts.jwtKey, opts.revocations));
   app.use(healthRoutes(opts.readiness));
   for (const router of opts.routers) app.use(router);
   app.use(notFound);

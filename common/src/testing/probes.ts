@@ -1,3 +1,4 @@
+import mongoose from 'mongoose';
 import pino from 'pino';
 import { type Bus, type EventData, type EventEnvelope, type Subjects } from '../events';
 import type { UserPayload } from '../http';
@@ -9,8 +10,13 @@ export const TEST_JWT_KEY = 'test-only-jwt-key-0123456789abcdefghijklmnop';
 export const silentLogger = pino({ level: 'silent' });
 
 /** A session cookie as the auth service would set it, for supertest's `.set('Cookie', ...)`. */
-export function sessionCookie(user: UserPayload, jwtKey = TEST_JWT_KEY, expiresInSeconds = 3600): string[] {
-  const session = { jwt: signUserToken(user, jwtKey, expiresInSeconds) };
+export function sessionCookie(
+  user: UserPayload,
+  jwtKey = TEST_JWT_KEY,
+  expiresInSeconds = 3600,
+  sid = new mongoose.Types.ObjectId().toHexString(),
+): string[] {
+  const session = { jwt: signUserToken(user, sid, jwtKey, expiresInSeconds) };
   return [`session=${Buffer.from(JSON.stringify(session)).toString('base64')}`];
 }
 

@@ -194,6 +194,96 @@ describe('POST /api/orders', () => {
   });
 });
 
+describe('POST /api/orders: unpaid orders per user (MAX_ACTIVE_ORDERS_PER_USER, 5 by default)', () => {
+  const LIMIT = 5;
+  const activeOrdersOf = (userId: string) =>
+    Order.countDocuments({ userId, status: { $in: [OrderStatus.Created, OrderStatus.AwaitingPayment] } });
+
+  async function placeOrders(user: ReturnType<typeof buyer>, count: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 1) ids.push((await order(user, (await buildTicket()).id).expect(201)).body.id);
+    return ids;
+  }
+
+  it('refuses a sixth unpaid order with 400 TOO_MANY_ACTIVE_ORDERS and stores nothing for it', async () => {
+    const user = buyer();
+    await placeOrders(user, LIMIT);
+    const ticket = await buildTicket();
+
+    const res = await order(user, ticket.id).expect(400);
+
+    expect(res.body.errors[0]).toMatchObject({ code: 'TOO_MANY_ACTIVE_ORDERS' });
+    expect(await Order.countDocuments({ ticket: ticket._id })).toBe(0);
+    expect(await activeOrdersOf(user.id)).toBe(LIMIT);
+    // Other users are not affected.
+    await order(buyer(), ticket.id).expect(201);
+  });
+
+  it('frees a place when an order is cancelled or paid', async () => {
+    const user = buyer();
+    const [first, second] = await placeOrders(user, LIMIT);
+    await order(user, (await buildTicket()).id).expect(400);
+
+    await request(h.app)
+      .patch(`/api/orders/${first}`)
+      .set('Cookie', user.cookie)
+      .send({ status: 'cancelled' })
+      .expect(200);
+    await order(user, (await buildTicket()).id).expect(201);
+    await order(user, (await buildTicket()).id).expect(400);
+
+    await applyPayment(h.relay, second as string, { id: newId(), stripeId: 'pi_test' }, silentLogger);
+    await order(user, (await buildTicket()).id).expect(201);
+    await order(user, (await buildTicket()).id).expect(400);
+    expect(await activeOrdersOf(user.id)).toBe(LIMIT);
+  });
+
+  it('creates at most 5 when one user sends 20 orders of 20 tickets at once (3 rounds)', async () => {
+    const server: Server = createServer(h.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        const user = buyer();
+        const tickets = await Promise.all(Array.from({ length: 20 }, () => buildTicket()));
+
+        const responses = await Promise.all(
+          tickets.map((t) => request(server).post('/api/orders').set('Cookie', user.cookie).send({ ticketId: t.id })),
+        );
+
+        const created = responses.filter((r) => r.status === 201);
+        const refused = responses.filter((r) => r.status === 400);
+        expect(created).toHaveLength(LIMIT);
+        expect(refused).toHaveLength(20 - LIMIT);
+        expect(refused.every((r) => r.body.errors[0].code === 'TOO_MANY_ACTIVE_ORDERS')).toBe(true);
+        expect(await activeOrdersOf(user.id)).toBe(LIMIT);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('uses MAX_ACTIVE_ORDERS_PER_USER from the configuration', async () => {
+    const app = buildApp(
+      { JWT_KEY: TEST_JWT_KEY, NODE_ENV: 'test', EXPIRATION_WINDOW_SECONDS, MAX_ACTIVE_ORDERS_PER_USER: 2 },
+      silentLogger,
+      {},
+      h.relay,
+    );
+    const user = buyer();
+    const place = async () =>
+      request(app)
+        .post('/api/orders')
+        .set('Cookie', user.cookie)
+        .send({ ticketId: (await buildTicket()).id });
+
+    expect((await place()).status).toBe(201);
+    expect((await place()).status).toBe(201);
+    const third = await place();
+    expect(third.status).toBe(400);
+    expect(third.body.errors[0].code).toBe('TOO_MANY_ACTIVE_ORDERS');
+  });
+});
+
 describe('POST /api/orders with its own configuration and bus', () => {
   it('uses EXPIRATION_WINDOW_SECONDS from the configuration', async () => {
     const app = buildApp(

@@ -31,6 +31,15 @@ export interface OrderAttrs {
    * same, but FerretDB has no partial indexes, and this works on both servers.
    */
   ticketLock: Types.ObjectId;
+  /**
+   * What caps a user's unpaid orders (MAX_ACTIVE_ORDERS_PER_USER), the same way: a UNIQUE index
+   * covers it. An active order holds one of its user's N slots, `<userId>/<k>` with k < N; the save
+   * that cancels or completes it moves the field to the order's own id, which frees the slot. At most
+   * N distinct values exist per user, so at most N active orders, whatever the concurrency and on
+   * every server (no read-then-write, no counter to keep in step). Absent on orders stored before
+   * the limit existed (the index is sparse); those expire within the expiration window.
+   */
+  userSlot?: string;
   payment?: OrderPayment;
   version: number;
   outbox: OutboxEntry[];
@@ -47,6 +56,7 @@ const orderSchema = new Schema<OrderAttrs, OrderModel>(
     ticket: { type: Schema.Types.ObjectId, ref: 'Ticket', required: true },
     priceCents: { type: Number, required: true, min: 1 },
     ticketLock: { type: Schema.Types.ObjectId, required: true },
+    userSlot: { type: String },
     payment: {
       type: new Schema<OrderPayment>(
         { id: { type: String, required: true }, stripeId: { type: String, required: true } },
@@ -59,7 +69,10 @@ const orderSchema = new Schema<OrderAttrs, OrderModel>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        return apiJson(ret, { cents: ['priceCents', 'price'], hide: ['ticketLock', 'payment', 'updatedAt'] });
+        return apiJson(ret, {
+          cents: ['priceCents', 'price'],
+          hide: ['ticketLock', 'userSlot', 'payment', 'updatedAt'],
+        });
       },
     },
   },
@@ -67,6 +80,8 @@ const orderSchema = new Schema<OrderAttrs, OrderModel>(
 
 orderSchema.index({ ticketLock: 1 }, { unique: true });
 orderSchema.index({ userId: 1 });
+// Sparse for orders stored before userSlot existed (MongoDB would index them all as one null).
+orderSchema.index({ userSlot: 1 }, { unique: true, sparse: true });
 orderSchema.plugin(versionPlugin, { mode: 'owner' });
 orderSchema.plugin(outboxPlugin);
 
@@ -89,6 +104,16 @@ export async function withTicket(order: OrderDoc): Promise<OrderDoc> {
   const ticket = await Ticket.findById(order.ticket);
   if (ticket !== null) order.set('ticket', ticket);
   return order;
+}
+
+/** Slot k of a user's active orders (see userSlot). */
+export function activeSlot(userId: string, k: number): string {
+  return `${userId}/${k}`;
+}
+
+/** What an order's userSlot becomes once it is no longer active: its own id, which frees the slot. */
+export function releaseSlot(order: OrderDoc): void {
+  order.userSlot = order._id.toHexString();
 }
 
 /** The ticket's id, whether `ticket` is populated or not. */

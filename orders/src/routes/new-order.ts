@@ -11,7 +11,14 @@ import { body } from 'express-validator';
 import { Ticket } from '../models/ticket';
 import { createOrder } from '../services/order-lifecycle';
 
-export function newOrderRouter(relay: OutboxRelay, expirationWindowSeconds: number): Router {
+export interface NewOrderSettings {
+  /** How long a new order holds its ticket (EXPIRATION_WINDOW_SECONDS). */
+  expirationWindowSeconds: number;
+  /** Unpaid orders one user may hold at once (MAX_ACTIVE_ORDERS_PER_USER). */
+  maxActiveOrders: number;
+}
+
+export function newOrderRouter(relay: OutboxRelay, settings: NewOrderSettings): Router {
   return Router().post(
     '/api/orders',
     requireAuth,
@@ -32,11 +39,13 @@ export function newOrderRouter(relay: OutboxRelay, expirationWindowSeconds: numb
       if (ticket.userId === user.id) {
         throw new BadRequestError('You cannot order your own ticket', 'CANNOT_BUY_OWN_TICKET', 'ticketId');
       }
-      // Whether the ticket is free is decided by the insert itself (see createOrder), never by a read here.
+      // Whether the ticket is free, and whether the user may hold one more unpaid order, is decided by
+      // the insert itself (see createOrder), never by a read here.
       const order = await createOrder(relay, {
         userId: user.id,
         ticket,
-        expiresAt: new Date(Date.now() + expirationWindowSeconds * 1000),
+        expiresAt: new Date(Date.now() + settings.expirationWindowSeconds * 1000),
+        maxActiveOrders: settings.maxActiveOrders,
       });
       order.set('ticket', ticket); // shown populated, without a query
       res.status(201).json(order);

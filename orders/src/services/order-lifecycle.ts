@@ -1,5 +1,7 @@
 import {
+  ACTIVE_ORDER_STATUSES,
   BadRequestError,
+  ConflictError,
   OrderStatus,
   Subjects,
   assertNever,
@@ -12,7 +14,15 @@ import {
   type Logger,
   type OutboxRelay,
 } from '@ticketing/common';
-import { Order, ticketIdOf, versionAfterSave, type OrderDoc, type OrderPayment } from '../models/order';
+import {
+  Order,
+  activeSlot,
+  releaseSlot,
+  ticketIdOf,
+  versionAfterSave,
+  type OrderDoc,
+  type OrderPayment,
+} from '../models/order';
 import { RefundRequest, type RefundReason } from '../models/refund-request';
 import type { TicketDoc } from '../models/ticket';
 
@@ -36,10 +46,56 @@ function orderKey(orderId: string): string {
   return `order:${orderId}`;
 }
 
+/** The slots of the user's active orders that no order holds, from a fresh read. */
+async function freeSlots(userId: string, maxActiveOrders: number): Promise<string[]> {
+  const active = await Order.find({ userId, status: { $in: ACTIVE_ORDER_STATUSES } })
+    .select({ userSlot: 1 })
+    .lean<Array<{ userSlot?: string }>>();
+  const held = new Set(active.map((order) => order.userSlot));
+  return Array.from({ length: maxActiveOrders }, (_, k) => activeSlot(userId, k)).filter((slot) => !held.has(slot));
+}
+
 export async function createOrder(
   relay: OutboxRelay,
-  input: { userId: string; ticket: TicketDoc; expiresAt: Date },
+  input: { userId: string; ticket: TicketDoc; expiresAt: Date; maxActiveOrders: number },
 ): Promise<OrderDoc> {
+  // Each failed attempt means a concurrent order of this user took the slot we tried, so within
+  // about maxActiveOrders attempts the slots are all taken (then the read below says so) unless
+  // orders keep ending meanwhile; past the bound the client is told to try again.
+  const maxAttempts = 2 * input.maxActiveOrders + 2;
+  for (let attempt = 1; ; attempt += 1) {
+    const free = await freeSlots(input.userId, input.maxActiveOrders);
+    // A random free slot: concurrent orders of one user then rarely try the same one.
+    const slot = free[Math.floor(Math.random() * free.length)];
+    if (slot === undefined) {
+      throw new BadRequestError(
+        `You already have ${input.maxActiveOrders} unpaid orders: pay for or cancel one first`,
+        'TOO_MANY_ACTIVE_ORDERS',
+      );
+    }
+    const order = newOrder(input, slot);
+    try {
+      // One insert checks and reserves: the unique ticketLock refuses a second order holding this
+      // ticket and the unique userSlot a second order in this slot (unique indexes are atomic on
+      // FerretDB too). Under the order's lock, so that a change triggered by order:created (an
+      // expiration, a payment) waits until the relay has popped it.
+      await oneAtATime(order._id.toHexString(), () => relay.commit(order));
+      return order;
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      // FerretDB's duplicate-key error does not name the index: ask which of the two it was.
+      if ((await Order.exists({ ticketLock: input.ticket._id })) !== null) {
+        throw new BadRequestError('The ticket is already reserved', 'TICKET_RESERVED', 'ticketId');
+      }
+      if (attempt >= maxAttempts) {
+        throw new ConflictError('Too many orders at once for this user; try again', 'ORDER_CONTENTION');
+      }
+    }
+  }
+}
+
+/** A new order in `slot`, with its order:created staged. */
+function newOrder(input: { userId: string; ticket: TicketDoc; expiresAt: Date }, slot: string): OrderDoc {
   const order = new Order({
     userId: input.userId,
     status: OrderStatus.Created,
@@ -47,6 +103,7 @@ export async function createOrder(
     ticket: input.ticket._id,
     priceCents: input.ticket.priceCents,
     ticketLock: input.ticket._id,
+    userSlot: slot,
   });
   stageEvent(order, Subjects.OrderCreated, {
     id: order._id.toHexString(),
@@ -56,16 +113,6 @@ export async function createOrder(
     expiresAt: order.expiresAt.toISOString(),
     ticket: { id: input.ticket._id.toHexString(), price: fromCents(order.priceCents) },
   });
-  try {
-    // One insert checks and reserves: the unique ticketLock refuses a second order holding this
-    // ticket (unique indexes are atomic on FerretDB too). Under the order's lock, so that a change
-    // triggered by order:created (an expiration, a payment) waits until the relay has popped it.
-    await oneAtATime(order._id.toHexString(), () => relay.commit(order));
-  } catch (err) {
-    if (isDuplicateKeyError(err))
-      throw new BadRequestError('The ticket is already reserved', 'TICKET_RESERVED', 'ticketId');
-    throw err;
-  }
   return order;
 }
 
@@ -87,8 +134,8 @@ async function transition<R>(
 export type CancelOutcome = 'cancelled' | 'already-cancelled' | 'complete';
 
 /**
- * Cancels an active order and releases its ticket in the same save (ticketLock moves from the
- * ticket's id to the order's own id). A cancelled order stays as it is (idempotent) and so does a
+ * Cancels an active order and releases its ticket and its user slot in the same save (ticketLock and
+ * userSlot move to the order's own id). A cancelled order stays as it is (idempotent) and so does a
  * complete one; the caller decides whether that is an error. With `userId`, another user's order
  * counts as absent (null).
  */
@@ -104,6 +151,7 @@ export function cancelOrder(
       case OrderStatus.AwaitingPayment:
         order.status = OrderStatus.Cancelled;
         order.ticketLock = order._id;
+        releaseSlot(order);
         stageEvent(order, Subjects.OrderCancelled, {
           id: order._id.toHexString(),
           version: versionAfterSave(order),
@@ -139,6 +187,8 @@ export async function applyPayment(
       case OrderStatus.AwaitingPayment:
         order.status = OrderStatus.Complete;
         order.payment = payment;
+        // Paid: no longer counts against the user's unpaid orders (the ticket stays locked).
+        releaseSlot(order);
         stageEvent(order, Subjects.OrderCompleted, {
           id: order._id.toHexString(),
           version: versionAfterSave(order),

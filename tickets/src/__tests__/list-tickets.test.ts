@@ -1,8 +1,7 @@
-import { Publisher, Subjects, type TicketCreatedEvent, type TicketUpdatedEvent } from '@ticketing/common';
+import { Publisher, Subjects, encodeCursor, type TicketCreatedEvent, type TicketUpdatedEvent } from '@ticketing/common';
 import { closeTestMongo, connectTestMongo, eventually } from '@ticketing/common/testing';
 import request from 'supertest';
 import { Ticket, type TicketJson } from '../models/ticket';
-import { encodeCursor } from '../routes/list-tickets';
 import { changeTicket } from '../services/ticket-lifecycle';
 import { createTicket, newId, startTickets, storeTicket, type TicketsHarness } from './helpers';
 
