@@ -109,6 +109,7 @@ function PayButton({ orderId, disabled, onPaid, token }: PayProps & { token: () 
   const router = useRouter();
   const [errors, setErrors] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
+  const [pending, setPending] = useState(false);
   const hydrated = useHydrated();
   const pay = async (): Promise<void> => {
     setBusy(true);
@@ -121,19 +122,39 @@ function PayButton({ orderId, disabled, onPaid, token }: PayProps & { token: () 
       setErrors([error instanceof Error ? error.message : String(error)]);
       return;
     }
-    const result = await sendWhenKnown<{ id: string }>('POST', '/api/payments', { orderId, token: paymentToken });
+    const result = await sendWhenKnown<{ id: string; status?: string }>('POST', '/api/payments', {
+      orderId,
+      token: paymentToken,
+    });
     setBusy(false);
     if (!result.ok) {
       setErrors(result.errors.map((e) => e.message));
       return;
     }
+    if (result.body.status === 'pending') {
+      // 202: the provider's answer is not known yet; payments settles it and the order completes.
+      setPending(true);
+      return;
+    }
     onPaid();
     router.refresh();
   };
+  // While a payment is being confirmed, read the order again every few seconds until it completes.
+  useEffect(() => {
+    if (!pending) return;
+    const timer = setInterval(() => router.refresh(), 3_000);
+    return () => clearInterval(timer);
+  }, [pending, router]);
   return (
     <>
       <FormAlert messages={errors} />
-      <button type="button" className="primary" disabled={!hydrated || disabled || busy} onClick={() => void pay()}>
+      {pending && <p role="status">Your payment is being confirmed; this page updates when it is.</p>}
+      <button
+        type="button"
+        className="primary"
+        disabled={!hydrated || disabled || busy || pending}
+        onClick={() => void pay()}
+      >
         Pay
       </button>
     </>

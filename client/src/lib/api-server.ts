@@ -67,10 +67,20 @@ export async function ticket(id: string): Promise<Ticket | null> {
   throw new ApiFailure(path, res.status, res.body);
 }
 
+/** The user's orders, newest first: every page of GET /api/orders, up to MY_ORDERS_MAX. */
+const MY_ORDERS_MAX = 500;
+
 export async function myOrders(): Promise<Order[]> {
-  const res = await apiGet<Order[]>('/api/orders');
-  if (!res.ok) throw new ApiFailure('/api/orders', res.status, res.body);
-  return res.body;
+  const orders: Order[] = [];
+  let cursor: string | null = null;
+  do {
+    const path: string = `/api/orders?limit=100${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+    const res = await apiGet<{ orders: Order[]; nextCursor: string | null }>(path);
+    if (!res.ok) throw new ApiFailure(path, res.status, res.body);
+    orders.push(...res.body.orders);
+    cursor = res.body.nextCursor;
+  } while (cursor !== null && orders.length < MY_ORDERS_MAX);
+  return orders;
 }
 
 /** The order, or null when it is unknown, malformed or someone else's. */
