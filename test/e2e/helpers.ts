@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { eventually, testDatabaseName } from '@ticketing/common/testing';
+import { ResponseValidator } from '../../api/validate-response';
 import { startStack, type Stack, type StackOptions } from '../../infra/dev/stack';
 
 /**
@@ -72,7 +73,15 @@ export interface OrderJson {
   ticket: { id: string; title: string; price: number };
 }
 
-/** A browser-like client: one cookie jar (the session cookie), JSON in and out, through the gateway. */
+const described = new ResponseValidator();
+
+/**
+ * A browser-like client: one cookie jar (the session cookie), JSON in and out, through the gateway.
+ * Every answer must be one api/openapi.ts describes (route, status, body schema, error code):
+ * otherwise the request throws, naming the route and the status, so a response that changed
+ * without the document fails the test that saw it. The gateway's own 502/503/504 (UPSTREAM_*)
+ * are the entry's, not the API's, and are not checked.
+ */
 export class Client {
   private cookies = new Map<string, string>();
 
@@ -100,6 +109,11 @@ export class Client {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
       // Not JSON: keep the text, the assertion will show it.
+    }
+    const fromGateway = res.status >= 502 && /"code":"UPSTREAM_/.test(text);
+    if (!fromGateway) {
+      const problem = described.check(method, path, res.status, parsed);
+      if (problem !== undefined) throw new Error(problem);
     }
     return { status: res.status, body: parsed as T };
   }
