@@ -83,6 +83,7 @@ export const schemas = {
     id: OBJECT_ID,
     title: { type: 'string' },
     price: PRICE,
+    userId: { ...OBJECT_ID, description: 'The seller' },
     version: { type: 'integer', minimum: 0 },
   }),
   Order: object(
@@ -374,7 +375,8 @@ export function buildOpenApi(): JsonSchema {
         'A ticket resale marketplace. Every route is under /api; bodies are JSON; errors are ' +
         '`{ "errors": [{ "message", "code", "field"? }] }`. The public entry (the gateway of `npm start`, ' +
         'the Ingress in a cluster) may also answer 502 `UPSTREAM_UNAVAILABLE`, 503 `UPSTREAM_STARTING` ' +
-        'and 504 `UPSTREAM_TIMEOUT` on any route, in the same error shape.',
+        'and 504 `UPSTREAM_TIMEOUT` on any route, in the same error shape; a path or method nobody ' +
+        'serves answers 404 `ROUTE_NOT_FOUND`.',
     },
     servers: [{ url: '/' }],
     tags: [
