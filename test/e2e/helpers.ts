@@ -82,7 +82,7 @@ export class UndescribedResponseError extends Error {
 
 /** Polls like eventually(), except that an undescribed answer fails at once instead of being retried. */
 async function pollDescribed<T>(attempt: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const result = await eventually(
+  const result = await eventually<{ value: T } | { error: UndescribedResponseError }>(
     async () => {
       try {
         return { value: await attempt() };
