@@ -36,7 +36,9 @@ export interface ServiceStatus {
   outboxOldestSeconds: number;
   /** expiration only: jobs waiting in Redis. */
   queuedJobs: number | undefined;
-  /** Where the figures come from, or why they are missing. */
+  /** Where its Prometheus metrics are ('' when not running). */
+  metricsUrl: string;
+  /** Why figures are missing ('' when they are not). */
   note: string;
 }
 
@@ -89,6 +91,7 @@ export class StatusCollector {
       outboxPending: 0,
       outboxOldestSeconds: 0,
       queuedJobs: undefined,
+      metricsUrl: target.metricsUrl,
       note: '',
     };
     if (target.url === '') return { ...base, note: 'not running' };
@@ -102,7 +105,7 @@ export class StatusCollector {
       }
     }
     if (metrics === undefined || metrics.status !== 200) return { ...base, note: 'metrics unavailable' };
-    return { ...base, ...this.figures(target.name, parseMetrics(metrics.text)), note: target.metricsUrl };
+    return { ...base, ...this.figures(target.name, parseMetrics(metrics.text)) };
   }
 
   private figures(name: string, samples: MetricSample[]): Partial<ServiceStatus> {
