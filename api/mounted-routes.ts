@@ -5,6 +5,7 @@ import type * as auth_app from '../auth/src/app';
 import type * as auth_config from '../auth/src/config';
 import type * as tickets_app from '../tickets/src/app';
 import type * as tickets_config from '../tickets/src/config';
+import type * as tickets_listing from '../tickets/src/services/listing';
 import type * as orders_app from '../orders/src/app';
 import type * as orders_config from '../orders/src/config';
 import type * as payments_app from '../payments/src/app';
@@ -53,7 +54,9 @@ export function buildServiceApp(service: ApiService): Express {
     case 'tickets': {
       const { buildApp } = require('../tickets/src/app') as typeof tickets_app;
       const { loadTicketsConfig } = require('../tickets/src/config') as typeof tickets_config;
-      return buildApp({ config: loadTicketsConfig(env), logger: silentLogger, readiness: {}, relay: relay() });
+      const { TicketListing } = require('../tickets/src/services/listing') as typeof tickets_listing;
+      const listing = new TicketListing(silentLogger);
+      return buildApp({ config: loadTicketsConfig(env), logger: silentLogger, readiness: {}, relay: relay(), listing });
     }
     case 'orders': {
       const { buildApp } = require('../orders/src/app') as typeof orders_app;

@@ -9,6 +9,8 @@
  * responses by status; error statuses list their machine codes).
  */
 
+import type { ErrorCode } from '@ticketing/common';
+
 /** A JSON Schema (2020-12, the dialect of OpenAPI 3.1). */
 export type JsonSchema = { [key: string]: unknown };
 
@@ -115,8 +117,8 @@ export interface ResponseSpec {
   description: string;
   /** The body's schema; error statuses use Error. */
   schema: SchemaName;
-  /** Machine codes an error response may carry. */
-  codes?: string[];
+  /** Machine codes an error response may carry (common's ErrorCode: a typo does not compile). */
+  codes?: ErrorCode[];
   /** Response headers worth telling (Set-Cookie, Retry-After). */
   headers?: string[];
 }
@@ -136,7 +138,7 @@ export interface OperationSpec {
 }
 
 // Answers many routes share.
-const invalid = (...codes: string[]): ResponseSpec => ({
+const invalid = (...codes: ErrorCode[]): ResponseSpec => ({
   description: 'The request is invalid (each error names its field)',
   schema: 'Error',
   codes: ['VALIDATION_FAILED', ...codes],
@@ -149,10 +151,22 @@ const rateLimited: ResponseSpec = {
   headers: ['Retry-After'],
 };
 /** The body is not JSON, too large or in an unsupported encoding: any route that reads a body. */
-const BODY_CODES = ['MALFORMED_JSON', 'BODY_TOO_LARGE', 'UNSUPPORTED_ENCODING'];
-const ID_PARAM = 'INVALID_VALUE';
+const BODY_CODES: ErrorCode[] = ['MALFORMED_JSON', 'BODY_TOO_LARGE', 'UNSUPPORTED_ENCODING'];
+const ID_PARAM: ErrorCode = 'INVALID_VALUE';
 
-export const operations: OperationSpec[] = [
+const unavailable: ResponseSpec = {
+  description: 'The database is unreachable for a moment: retry shortly',
+  schema: 'Error',
+  codes: ['SERVICE_UNAVAILABLE'],
+};
+
+/** Routes that read or write the database may answer 503 while it is away (unless they say more). */
+const withUnavailable = (op: OperationSpec): OperationSpec =>
+  op.path === '/api/users/signout' || op.path === '/api/users/currentuser' || op.responses[503] !== undefined
+    ? op
+    : { ...op, responses: { ...op.responses, 503: unavailable } };
+
+const OPERATIONS: OperationSpec[] = [
   {
     method: 'post',
     path: '/api/users/signup',
@@ -260,7 +274,7 @@ export const operations: OperationSpec[] = [
     body: 'OrderInput',
     responses: {
       201: { description: 'Reserved; order:created is published', schema: 'Order' },
-      400: invalid('TICKET_RESERVED', ...BODY_CODES),
+      400: invalid('TICKET_RESERVED', 'CANNOT_BUY_OWN_TICKET', ...BODY_CODES),
       401: signedOut,
       404: { description: 'No such ticket (or not known to orders yet)', schema: 'Error', codes: ['TICKET_NOT_FOUND'] },
     },
@@ -323,9 +337,16 @@ export const operations: OperationSpec[] = [
       403: { description: 'Not the buyer of this order', schema: 'Error', codes: ['NOT_ORDER_OWNER'] },
       404: { description: 'No such order (or not known to payments yet)', schema: 'Error', codes: ['ORDER_NOT_FOUND'] },
       502: { description: 'Stripe did not answer usably', schema: 'Error', codes: ['PAYMENT_PROVIDER_ERROR'] },
+      503: {
+        description: 'Stripe or the database cannot be reached right now; nothing was charged',
+        schema: 'Error',
+        codes: ['PAYMENT_PROVIDER_UNAVAILABLE', 'SERVICE_UNAVAILABLE'],
+      },
     },
   },
 ];
+
+export const operations: OperationSpec[] = OPERATIONS.map(withUnavailable);
 
 function describeResponse(spec: ResponseSpec): JsonSchema {
   const codes = spec.codes === undefined ? '' : ` (code: ${spec.codes.map((c) => `\`${c}\``).join(', ')})`;

@@ -66,7 +66,8 @@ export class ResponseValidator {
     }
     if (response.codes !== undefined) {
       const codes = ((body as { errors?: Array<{ code?: string }> }).errors ?? []).map((e) => e.code);
-      const unlisted = codes.filter((code) => code === undefined || !response.codes?.includes(code));
+      const listed: readonly string[] = response.codes;
+      const unlisted = codes.filter((code) => code === undefined || !listed.includes(code));
       if (unlisted.length > 0) {
         return `${name} ${status}: error code ${unlisted.map(String).join(', ')} is not listed in api/openapi.ts (it lists ${response.codes.join(', ')})`;
       }

@@ -114,7 +114,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ) {
       Promise.resolve(page.handle(req, res)).catch((error: unknown) => {
         opts.log?.(`gateway: ${pathname} failed: ${error instanceof Error ? error.message : String(error)}`);
-        if (!res.headersSent) sendError(res, 500, `${pathname} failed`, 'INTERNAL_ERROR');
+        if (!res.headersSent) sendError(res, 500, `${pathname} failed`, 'INTERNAL');
         else res.destroy();
       });
       return;
