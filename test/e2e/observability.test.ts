@@ -32,11 +32,23 @@ beforeAll(async () => {
         const text = await res.text();
         scraped.set(service.name, { text, samples: parseMetrics(text) });
       }
-      for (const name of ['tickets', 'orders', 'expiration', 'payments']) {
+      // The last events of the purchase: payment:created (to orders), then order:completed (to the rest).
+      const last: Array<[string, string]> = [
+        ['orders', 'payment:created'],
+        ['tickets', 'order:completed'],
+        ['expiration', 'order:completed'],
+        ['payments', 'order:completed'],
+      ];
+      for (const [name, subject] of last) {
         const acked = scraped
           .get(name)
-          ?.samples.some((s) => s.name === 'event_handling_duration_seconds_count' && s.labels['outcome'] === 'acked');
-        expect({ name, acked }).toEqual({ name, acked: true });
+          ?.samples.some(
+            (s) =>
+              s.name === 'event_handling_duration_seconds_count' &&
+              s.labels['subject'] === subject &&
+              s.labels['outcome'] === 'acked',
+          );
+        expect({ name, subject, acked }).toEqual({ name, subject, acked: true });
       }
       const replicas = ['orders', 'payments'].map((name) =>
         scraped.get(name)?.samples.some((s) => s.name === 'replica_apply_lag_seconds_count' && s.value > 0),
