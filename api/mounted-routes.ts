@@ -68,7 +68,16 @@ export function buildServiceApp(service: ApiService): Express {
       const { loadPaymentsConfig } = require('../payments/src/config') as typeof payments_config;
       const { createStripeClient } = require('../payments/src/stripe') as typeof payments_stripe;
       const config = loadPaymentsConfig(env);
-      return buildApp(config, silentLogger, {}, { stripe: createStripeClient(config), relay: relay() });
+      return buildApp(
+        config,
+        silentLogger,
+        {},
+        {
+          stripe: createStripeClient(config),
+          relay: relay(),
+          claimLeaseMs: config.RECONCILE_PENDING_AFTER_MS,
+        },
+      );
     }
   }
 }

@@ -107,7 +107,8 @@ export const schemas = {
     orderId: OBJECT_ID,
     token: { type: 'string', pattern: '^[A-Za-z0-9_]{1,255}$', description: 'tok_... or pm_...' },
   }),
-  Payment: object({ id: OBJECT_ID }),
+  PaymentSucceeded: object({ id: OBJECT_ID, status: { const: 'succeeded' } }),
+  PaymentPending: object({ id: OBJECT_ID, status: { const: 'pending' } }),
 } satisfies Record<string, JsonSchema>;
 
 export type SchemaName = keyof typeof schemas;
@@ -319,28 +320,33 @@ const OPERATIONS: OperationSpec[] = [
     method: 'post',
     path: '/api/payments',
     service: 'payments',
-    summary: 'Pay for an order with a card token',
+    summary: 'Pay for an order with a card token (asking again never charges twice)',
     auth: 'owner',
     body: 'PaymentInput',
     responses: {
-      201: { description: 'Charged; payment:created is published', schema: 'Payment' },
-      400: invalid(
-        'ORDER_CANCELLED',
-        'ORDER_COMPLETE',
-        'ORDER_EXPIRED',
-        'ORDER_ALREADY_PAID',
-        'INVALID_PAYMENT_TOKEN',
-        ...BODY_CODES,
-      ),
+      201: { description: 'Charged; payment:created is published', schema: 'PaymentSucceeded' },
+      200: { description: 'Paid by an earlier request: the same payment', schema: 'PaymentSucceeded' },
+      202: {
+        description: 'Accepted, outcome not known yet: the reconciler settles it with Stripe',
+        schema: 'PaymentPending',
+      },
+      400: invalid('ORDER_CANCELLED', 'ORDER_COMPLETE', 'ORDER_EXPIRED', 'INVALID_PAYMENT_TOKEN', ...BODY_CODES),
       401: signedOut,
-      402: { description: 'The card was declined', schema: 'Error', codes: ['PAYMENT_DECLINED'] },
-      403: { description: 'Not the buyer of this order', schema: 'Error', codes: ['NOT_ORDER_OWNER'] },
-      404: { description: 'No such order (or not known to payments yet)', schema: 'Error', codes: ['ORDER_NOT_FOUND'] },
+      402: {
+        description: 'The card was declined, or the payment did not complete (e.g. needs authentication)',
+        schema: 'Error',
+        codes: ['PAYMENT_DECLINED', 'PAYMENT_NOT_COMPLETED'],
+      },
+      404: {
+        description: "No such order, another user's order, or not known to payments yet",
+        schema: 'Error',
+        codes: ['ORDER_NOT_FOUND'],
+      },
       502: { description: 'Stripe did not answer usably', schema: 'Error', codes: ['PAYMENT_PROVIDER_ERROR'] },
       503: {
-        description: 'Stripe or the database cannot be reached right now; nothing was charged',
+        description: 'Stripe or the database cannot be reached right now, or another payment of the order is starting',
         schema: 'Error',
-        codes: ['PAYMENT_PROVIDER_UNAVAILABLE', 'SERVICE_UNAVAILABLE'],
+        codes: ['PAYMENT_PROVIDER_UNAVAILABLE', 'PAYMENT_IN_PROGRESS', 'SERVICE_UNAVAILABLE'],
       },
     },
   },
