@@ -33,7 +33,7 @@ export type ApiService = (typeof API_SERVICES)[number];
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see above */
 export function buildServiceApp(service: ApiService): Express {
-  const { Bus, OutboxRelay } = require('@ticketing/common') as typeof Common;
+  const { StanBus, OutboxRelay } = require('@ticketing/common') as typeof Common;
   const { TEST_JWT_KEY, silentLogger } = require('@ticketing/common/testing') as typeof Testing;
   const env = {
     MONGO_URI: 'mongodb://127.0.0.1:1/unused',
@@ -42,7 +42,7 @@ export function buildServiceApp(service: ApiService): Express {
     STRIPE_KEY: 'sk_test_unused',
   };
   const relay = (): Common.OutboxRelay => {
-    const bus = new Bus({ url: env.NATS_URL, clusterId: 'unused', clientId: 'routes', logger: silentLogger });
+    const bus = new StanBus({ url: env.NATS_URL, clusterId: 'unused', clientId: 'routes', logger: silentLogger });
     return new OutboxRelay({ bus, models: [], logger: silentLogger });
   };
   switch (service) {
