@@ -50,6 +50,7 @@ module.exports = {
         '<rootDir>/{common,auth,tickets,orders,expiration,payments}/src/**/*.test.ts',
         '<rootDir>/test/**/*.test.ts',
         '<rootDir>/infra/**/*.test.ts',
+        '<rootDir>/api/**/*.test.ts',
       ],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/[^/]+/dist/', '\\.jetstream\\.test\\.ts$'],
     },

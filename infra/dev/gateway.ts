@@ -27,8 +27,20 @@ export interface GatewayRoute {
   starting?: () => boolean;
 }
 
+/**
+ * A page the gateway answers itself (the API document, the status page) before routing. A
+ * loopback-only page answers only to clients on this machine; anyone else gets the 404 of a path
+ * nobody serves, as the Ingress would.
+ */
+export interface GatewayPage {
+  path: string;
+  loopbackOnly?: boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+}
+
 export interface GatewayOptions {
   routes: GatewayRoute[];
+  pages?: GatewayPage[];
   /** 0 picks a free port. */
   port: number;
   host?: string;
@@ -100,6 +112,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    const pathname = (req.url ?? '/').split('?', 1)[0] ?? '';
+    const page = opts.pages?.find((p) => p.path === pathname);
+    if (
+      page !== undefined &&
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      (!page.loopbackOnly || isLoopback(req))
+    ) {
+      Promise.resolve(page.handle(req, res)).catch((error: unknown) => {
+        opts.log?.(`gateway: ${pathname} failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (!res.headersSent) sendError(res, 500, `${pathname} failed`, 'INTERNAL');
+        else res.destroy();
+      });
       return;
     }
     const route = matchRoute(opts.routes, req.url ?? '/');
@@ -260,7 +286,12 @@ function withoutHopByHop(headers: IncomingHttpHeaders): http.OutgoingHttpHeaders
   return out;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function isLoopback(req: IncomingMessage): boolean {
+  const address = req.socket.remoteAddress ?? '';
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
 import { freePort } from '@ticketing/common/testing';
-import { ingressRoutes, startGateway, type Gateway } from '../../infra/dev/gateway';
+import { ingressRoutes, sendJson, startGateway, type Gateway } from '../../infra/dev/gateway';
 
 /**
  * The dev gateway against stand-in services (plain HTTP servers that echo what they received), so
@@ -210,5 +211,32 @@ describe('dev gateway', () => {
     const res = await fetch(`${gateway.url}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers a loopback-only page (the status page) to this machine only: others get the 404', async () => {
+    // An address of this machine that is not loopback, so the gateway sees a remote client.
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
+    expect(external).toEqual(expect.any(String));
+    const open = await startGateway({
+      port: 0,
+      host: '0.0.0.0',
+      routes: [],
+      pages: [
+        { path: '/_status.json', loopbackOnly: true, handle: (_req, res) => sendJson(res, 200, { up: true }) },
+        { path: '/api/openapi.json', handle: (_req, res) => sendJson(res, 200, { openapi: '3.1.0' }) },
+      ],
+    });
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${open.port}/_status.json`)).json()).toEqual({ up: true });
+      const remote = await fetch(`http://${external}:${open.port}/_status.json`);
+      expect(remote.status).toBe(404);
+      expect(((await remote.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('ROUTE_NOT_FOUND');
+      // The API document is for everyone.
+      expect((await fetch(`http://${external}:${open.port}/api/openapi.json`)).status).toBe(200);
+    } finally {
+      await open.close();
+    }
   });
 });

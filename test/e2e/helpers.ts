@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { eventually, testDatabaseName } from '@ticketing/common/testing';
+import { ResponseValidator } from '../../api/validate-response';
 import { startStack, type Stack, type StackOptions } from '../../infra/dev/stack';
 
 /**
@@ -74,7 +75,37 @@ export interface OrderJson {
   ticket: { id: string; title: string; price: number };
 }
 
-/** A browser-like client: one cookie jar (the session cookie), JSON in and out, through the gateway. */
+const described = new ResponseValidator();
+
+/** An answer api/openapi.ts does not describe; never retried by the polling helpers below. */
+export class UndescribedResponseError extends Error {
+  override name = 'UndescribedResponseError';
+}
+
+/** Polls like eventually(), except that an undescribed answer fails at once instead of being retried. */
+async function pollDescribed<T>(attempt: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const result = await eventually<{ value: T } | { error: UndescribedResponseError }>(
+    async () => {
+      try {
+        return { value: await attempt() };
+      } catch (error) {
+        if (error instanceof UndescribedResponseError) return { error };
+        throw error;
+      }
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  if ('error' in result) throw result.error;
+  return result.value;
+}
+
+/**
+ * A browser-like client: one cookie jar (the session cookie), JSON in and out, through the gateway.
+ * Every answer must be one api/openapi.ts describes (route, status, body schema, error code):
+ * otherwise the request throws, naming the route and the status, so a response that changed
+ * without the document fails the test that saw it. The gateway's own 502/503/504 (UPSTREAM_*)
+ * are the entry's, not the API's, and are not checked.
+ */
 export class Client {
   private cookies = new Map<string, string>();
 
@@ -102,6 +133,11 @@ export class Client {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
       // Not JSON: keep the text, the assertion will show it.
+    }
+    const fromGateway = res.status >= 502 && /"code":"UPSTREAM_/.test(text);
+    if (!fromGateway) {
+      const problem = described.check(method, path, res.status, parsed);
+      if (problem !== undefined) throw new UndescribedResponseError(problem);
     }
     return { status: res.status, body: parsed as T };
   }
@@ -184,14 +220,11 @@ export async function orderWhenKnown(
   ticketId: string,
   timeoutMs = 15_000,
 ): Promise<ApiResponse<OrderJson>> {
-  return eventually(
-    async () => {
-      const res = await buyer.post<OrderJson>('/api/orders', { ticketId });
-      if (res.status === 404) throw new Error(`the orders service does not know ticket ${ticketId} yet`);
-      return res;
-    },
-    { timeoutMs, intervalMs: 100 },
-  );
+  return pollDescribed(async () => {
+    const res = await buyer.post<OrderJson>('/api/orders', { ticketId });
+    if (res.status === 404) throw new Error(`the orders service does not know ticket ${ticketId} yet`);
+    return res;
+  }, timeoutMs);
 }
 
 /** Pays for an order as soon as the payments service knows it (from order:created; 404 until then). */
@@ -200,14 +233,11 @@ export async function payWhenKnown(
   orderId: string,
   timeoutMs = 15_000,
 ): Promise<ApiResponse<{ id: string }>> {
-  return eventually(
-    async () => {
-      const res = await buyer.post<{ id: string }>('/api/payments', { orderId, token: 'tok_visa' });
-      if (res.status === 404) throw new Error(`the payments service does not know order ${orderId} yet`);
-      return res;
-    },
-    { timeoutMs, intervalMs: 100 },
-  );
+  return pollDescribed(async () => {
+    const res = await buyer.post<{ id: string }>('/api/payments', { orderId, token: 'tok_visa' });
+    if (res.status === 404) throw new Error(`the payments service does not know order ${orderId} yet`);
+    return res;
+  }, timeoutMs);
 }
 
 export async function getTicket(client: Client, id: string): Promise<TicketJson> {

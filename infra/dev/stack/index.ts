@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../../common/src/testing/infra';
+import { apiPages } from '../api-pages';
 import { ingressRoutes, startGateway, type Gateway } from '../gateway';
+import { statusPages } from '../status-page';
 import { buildStale } from './build';
 import { buildClientIfStale, clientPresent, startClient, type ClientHandle } from './client';
 import { prepareData } from './data-dir';
@@ -172,12 +174,31 @@ async function openGateway(
   const isStarting = (service: string): boolean =>
     (service === 'client' && client?.starting() === true) ||
     SERVICE_NAMES.some((name) => name === service && starting(name));
-  return startGateway({ routes: ingressRoutes(targets, isStarting), port, ...host, log }).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    throw new Error(
-      `Port ${port} is in use: stop whatever listens there, or choose another port (PORT=3001 npm start)`,
-    );
-  });
+  // The API document for everyone; the status page (which scrapes each service's metrics port) for
+  // this machine only.
+  const pages = [
+    ...apiPages(),
+    ...statusPages(() =>
+      SERVICE_NAMES.map((name) => {
+        const handle = live.get(name);
+        const running = handle !== undefined && (handle.state === 'ready' || handle.state === 'starting');
+        return {
+          name,
+          state: handle?.state ?? 'not started',
+          url: running ? handle.url : '',
+          metricsUrl: running ? handle.metricsUrl : '',
+        };
+      }),
+    ),
+  ];
+  return startGateway({ routes: ingressRoutes(targets, isStarting), pages, port, ...host, log }).catch(
+    (error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      throw new Error(
+        `Port ${port} is in use: stop whatever listens there, or choose another port (PORT=3001 npm start)`,
+      );
+    },
+  );
 }
 
 /** Milliseconds the build took, 0 when nothing was stale. */
