@@ -10,6 +10,7 @@ describe('auth config', () => {
       expect((err as ConfigError).problems).toEqual([
         'MONGO_URI is required but not set',
         'JWT_KEY is required but not set',
+        'NATS_URL is required but not set',
       ]);
     }
   });
@@ -23,12 +24,17 @@ describe('auth config', () => {
         'PORT must be an integer (got "eighty")',
         'MONGO_URI must use mongodb:// or mongodb+srv:// (got "http://x")',
         'JWT_KEY must be at least 32 characters long (got 5)',
+        'NATS_URL is required but not set',
       ]);
     }
   });
 
   it('applies defaults', () => {
-    const config = loadAuthConfig({ JWT_KEY: 'k'.repeat(32), MONGO_URI: 'mongodb://localhost/auth' });
+    const config = loadAuthConfig({
+      JWT_KEY: 'k'.repeat(32),
+      MONGO_URI: 'mongodb://localhost/auth',
+      NATS_URL: 'nats://localhost:4222',
+    });
     expect(config).toMatchObject({ PORT: 3000, NODE_ENV: 'development', JWT_EXPIRES_IN_SECONDS: 86400 });
   });
 });

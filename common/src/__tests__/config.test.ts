@@ -40,6 +40,10 @@ describe('loadConfig', () => {
       TRUST_PROXY_HOPS: 1,
       NATS_CLUSTER_ID: 'ticketing',
       NATS_CLIENT_ID: undefined,
+      EVENT_BUS: 'stan',
+      JETSTREAM_MAX_DELIVER: 10,
+      JETSTREAM_REPLICAS: 1,
+      JWT_EXPIRES_IN_SECONDS: 86400,
     });
   });
 
