@@ -7,6 +7,7 @@
  *   BASE_URL=http://127.0.0.1:3000 MONGO_URI=mongodb://127.0.0.1:PORT npm run bench
  *                                              a running system (see bench/lib/target.ts)
  *   BENCH_SECONDS=3 npm run bench              shorter load phases (default 5 s each)
+ *   BENCH_ONLY=listTicketsLarge npm run bench  only the phases named (comma-separated function names)
  *
  * The baselines run in their own process (bench/lib/baseline-server.ts) on the same Mongo server and
  * bus. What is measured, and against what:
@@ -60,7 +61,8 @@ async function main(): Promise<void> {
   let ctx: BenchContext;
   try {
     ctx = await openBench(cleanups);
-    for (const phase of PHASES) await phase(ctx);
+    const only = (process.env['BENCH_ONLY'] ?? '').split(',').filter((name) => name !== '');
+    for (const phase of PHASES) if (only.length === 0 || only.includes(phase.name)) await phase(ctx);
   } finally {
     step('stopping...');
     await runCleanups(cleanups);
