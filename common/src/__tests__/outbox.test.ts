@@ -137,6 +137,43 @@ describe('outbox', () => {
     await tidy.stop();
   });
 
+  it('tidies many documents of several models, a batch at a time, without touching anything else', async () => {
+    const tidy = new OutboxRelay({ bus, models: [GigModel, SeatModel], logger: silentLogger, tidyIdleMs: 20 });
+    tidy.start();
+    // Several batches of gigs, and seats among them.
+    const gigs = Array.from({ length: 35 }, (_, i) => new GigModel({ title: `batch ${i}` }));
+    const seats = Array.from({ length: 5 }, () => new SeatModel({ code: String(new mongoose.Types.ObjectId()) }));
+    for (const gig of gigs) stageEvent(gig, Subjects.TicketCreated, created(gig));
+    for (const seat of seats) {
+      const data = { id: String(seat._id), version: 0, title: 'seat', price: 10, userId: 'seller-1' };
+      stageEvent(seat, Subjects.TicketCreated, data);
+    }
+
+    await Promise.all([...gigs, ...seats].map((doc) => tidy.commit(doc)));
+
+    const left = (model: { collection: { collectionName: string } }, ids: mongoose.Types.ObjectId[]): Promise<number> =>
+      mongoose.connection
+        .collection(model.collection.collectionName)
+        .countDocuments({ _id: { $in: ids }, 'outbox.0': { $exists: true } });
+    await eventually(async () =>
+      expect([
+        await left(
+          GigModel,
+          gigs.map((g) => g._id),
+        ),
+        await left(
+          SeatModel,
+          seats.map((s) => s._id),
+        ),
+      ]).toEqual([0, 0]),
+    );
+    const stored = await GigModel.find({ _id: { $in: gigs.map((g) => g._id) } }).lean();
+    expect(stored.map((g) => g.title).sort()).toEqual(gigs.map((g) => g.title).sort());
+    for (const gig of gigs) expect(publishedIds(gig)).toHaveLength(1);
+    await tidy.stop();
+    await SeatModel.deleteMany({ _id: { $in: seats.map((s) => s._id) } }); // the next test counts seats
+  });
+
   it('inserts the new documents of concurrent commits together, each with its own outcome', async () => {
     await SeatModel.init(); // the unique index on code
     const seats = ['A1', 'A2', 'A1', ''].map((code) => {

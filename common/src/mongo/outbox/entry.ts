@@ -75,6 +75,27 @@ export async function pullEntry(model: AnyModel, id: unknown, entry: OutboxEntry
   await collection.updateOne({ _id: id as mongoose.Types.ObjectId }, pull);
 }
 
+/**
+ * pullEntry for several documents of one model in one bulk write (unordered: each pull succeeds or
+ * fails on its own), each by bare _id as pullEntry does, so FerretDB looks each document up by key.
+ */
+export async function pullEntries(
+  model: AnyModel,
+  items: ReadonlyArray<{ id: unknown; entries: readonly OutboxEntry[] }>,
+): Promise<void> {
+  const ops = items.flatMap(({ id, entries }) =>
+    entries.map((entry) => ({
+      updateOne: {
+        filter: { _id: id as mongoose.Types.ObjectId },
+        update: { $pull: { outbox: entry } },
+      },
+    })),
+  );
+  if (ops.length === 0) return;
+  const collection = model.collection as unknown as mongoose.mongo.Collection<OutboxDocument>;
+  await collection.bulkWrite(ops, { ordered: false });
+}
+
 /** Errors of a save that prove nothing was written (so its entries never existed). */
 export function wroteNothing(err: unknown): boolean {
   if (err instanceof mongoose.Error.ValidationError || err instanceof VersionConflictError) return true;

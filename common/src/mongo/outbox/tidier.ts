@@ -1,9 +1,17 @@
 import type { Logger } from 'pino';
 import { documentKey } from './document-key';
-import { pullEntry, type AnyModel, type OutboxEntry } from './entry';
+import { pullEntries, type AnyModel, type OutboxEntry } from './entry';
 
 /** Published entries remembered for tidying, at most (beyond, they wait for the next save or sweep). */
 const TIDY_BACKLOG_MAX = 50_000;
+
+/**
+ * Documents tidied by one command, at most: their pulls go in one bulk write instead of an update
+ * each. Measured on FerretDB 1.24/SQLite, 100 pulls took 327 ms one by one, 130 ms in bulk writes of
+ * 10 and 199 ms in bulk writes of 25, while one bulk write of 100 took many seconds: keep it small.
+ * Each document of a batch stays locked (no commit to it) while its batch is with the server.
+ */
+const TIDY_BATCH = 10;
 
 /** Runs a task under the lock of one document (the relay's per-document exclusivity). */
 export type Exclusive = <T>(model: AnyModel, id: unknown, task: () => Promise<T>) => Promise<T>;
@@ -78,13 +86,19 @@ export class Tidier {
     if (this.tidying) return;
     this.tidying = true;
     try {
-      for (const [key, item] of this.queue) {
-        if (this.stopped || this.committing > 0 || Date.now() - this.lastCommitAt < this.idleMs) break;
-        this.queue.delete(key);
-        await this.exclusive(item.model, item.id, async () => {
-          for (const entry of item.entries) await pullEntry(item.model, item.id, entry);
-        }).catch((err: unknown) => {
-          // Harmless: the entry stays until the document's next save or the next sweep.
+      while (this.queue.size > 0 && !this.busy()) {
+        // One model per batch: a bulk write goes to one collection.
+        const batch: Array<{ model: AnyModel; id: unknown; entries: OutboxEntry[] }> = [];
+        for (const [key, item] of this.queue) {
+          if (batch.length >= TIDY_BATCH) break;
+          if (batch.length > 0 && item.model !== batch[0]?.model) continue;
+          this.queue.delete(key);
+          batch.push(item);
+        }
+        const model = batch[0]?.model;
+        if (model === undefined) break;
+        await this.underLocks(batch, 0, () => pullEntries(model, batch)).catch((err: unknown) => {
+          // Harmless: the entries stay until their document's next save or the next sweep.
           this.log.debug({ err }, 'outbox tidy failed');
         });
       }
@@ -92,5 +106,24 @@ export class Tidier {
       this.tidying = false;
       this.schedule();
     }
+  }
+
+  private busy(): boolean {
+    return this.stopped || this.committing > 0 || Date.now() - this.lastCommitAt < this.idleMs;
+  }
+
+  /**
+   * Runs `task` holding the relay's lock of every document of the batch, taken one after the other.
+   * No deadlock: the tidier is the only holder of several locks, and the holder of one never waits
+   * for another.
+   */
+  private underLocks<T>(
+    batch: ReadonlyArray<{ model: AnyModel; id: unknown }>,
+    i: number,
+    task: () => Promise<T>,
+  ): Promise<T> {
+    const item = batch[i];
+    if (item === undefined) return task();
+    return this.exclusive(item.model, item.id, () => this.underLocks(batch, i + 1, task));
   }
 }
