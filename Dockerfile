@@ -83,6 +83,7 @@ RUN test -n "${SERVICE}" -a -f "${SERVICE}/package.json" \
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --omit=dev -w common -w "${SERVICE}" \
  && rm -f package-lock.json node_modules/.package-lock.json \
+ && find . -path '*/node_modules/*' \( -name '*.d.ts' -o -name '*.map' \) -delete \
  && find . -mindepth 1 -maxdepth 1 ! -name node_modules ! -name common ! -name "${SERVICE}" -exec rm -rf {} +
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 document of the public API (everything under /api behind the gateway or the
  * Ingress), built from the tables below. The gateway of `npm start` serves it at /api/openapi.json
  * and as a page at /api/docs. Two tests keep it true: api/openapi.test.ts compares its paths with
- * the routes the services' Express apps mount, and the e2e client (test/e2e/helpers.ts) validates
+ * the routes the services' Express apps mount, and the e2e client (test/e2e/harness.ts) validates
  * every response body it receives against the schema of its route and status.
  *
  * To describe a change: add or edit a schema in `schemas`, or an operation in `operations` (its

@@ -5,7 +5,7 @@ import { operations, schemas, type OperationSpec } from './openapi';
 /**
  * Checks an API answer against the document: the route must be in it, the status must be one it
  * describes for that route, the body must match the status's schema, and an error's code must be
- * one it lists. The e2e client (test/e2e/helpers.ts) runs every answer through this, so a response
+ * one it lists. The e2e client (test/e2e/harness.ts) runs every answer through this, so a response
  * the document does not describe fails the test that received it, naming the route and the status.
  */
 export class ResponseValidator {

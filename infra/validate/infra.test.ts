@@ -678,7 +678,7 @@ describe('Kubernetes manifests (infra/k8s)', () => {
         ]),
       );
       // The web client takes every other path: listed last, after every /api path.
-      expect(routed[routed.length - 1]).toBe('/(?!metrics|_status|healthz|readyz)(.*) -> client-srv');
+      expect(routed[routed.length - 1]).toBe('/(?!api/|metrics|_status|healthz|readyz)(.*) -> client-srv');
       // It takes the client's pages (the operational paths are checked below).
       const catchAll = new RegExp(`^${spec.rules[0]?.http.paths.at(-1)?.path ?? '$^'}`, 'i');
       for (const url of ['/', '/tickets/abc', '/orders', '/auth/signin', '/_next/static/x.js']) {
@@ -859,14 +859,11 @@ describe('client/Dockerfile', () => {
     }
   });
 
-  it('runs `next start` from the client folder as a non-root user in production mode, with production dependencies only', () => {
+  it('runs the client server (next start with a clean SIGTERM) from the client folder as a non-root user in production mode, with production dependencies only', () => {
     if (!runtime) throw new Error('no stage');
     expect((lastOf(runtime, 'USER') ?? 'root').split(':')[0]).not.toMatch(/^(root|0)$/);
-    expect(JSON.parse(lastOf(runtime, 'CMD') ?? 'null')).toEqual([
-      'node',
-      '../node_modules/next/dist/bin/next',
-      'start',
-    ]);
+    expect(JSON.parse(lastOf(runtime, 'CMD') ?? 'null')).toEqual(['node', 'server.mjs']);
+    expect(fs.existsSync(path.join(repoRoot, 'client/server.mjs'))).toBe(true);
     expect(lastOf(runtime, 'WORKDIR')).toBe('/app/client');
     expect(runtime.vars['NODE_ENV']).toBe('production');
     expect(lastOf(runtime, 'EXPOSE')).toBe('3000');

@@ -1,7 +1,7 @@
 import { createApp, type Logger, type OutboxRelay, type ReadinessChecks, type RevocationList } from '@ticketing/common';
 import type { Express } from 'express';
 import { DEFAULT_MAX_ACTIVE_ORDERS_PER_USER, type OrdersConfig } from './config';
-import { indexOrdersRouter } from './routes/index-orders';
+import { listOrdersRouter } from './routes/list-orders';
 import { newOrderRouter } from './routes/new-order';
 import { showOrderRouter } from './routes/show-order';
 import { updateOrderRouter } from './routes/update-order';
@@ -27,7 +27,7 @@ export function buildApp(
         expirationWindowSeconds: config.EXPIRATION_WINDOW_SECONDS,
         maxActiveOrders: config.MAX_ACTIVE_ORDERS_PER_USER ?? DEFAULT_MAX_ACTIVE_ORDERS_PER_USER,
       }),
-      indexOrdersRouter,
+      listOrdersRouter,
       showOrderRouter,
       updateOrderRouter(relay),
     ],

@@ -6,7 +6,7 @@ import {
   startBrowserStack,
   untilAfterReload,
   type BrowserStack,
-} from './helpers';
+} from './harness';
 
 /**
  * An order not paid in time, in the browser: with a short window (EXPIRATION_WINDOW_SECONDS, as an

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BROWSER_STACK_TIMEOUT_MS, Person, startBrowserStack, untilAfterReload, type BrowserStack } from './helpers';
+import { BROWSER_STACK_TIMEOUT_MS, Person, startBrowserStack, untilAfterReload, type BrowserStack } from './harness';
 
 /**
  * The marketplace in a real browser, as issue 15 describes it: sign up, sell, sign out, sign up as a

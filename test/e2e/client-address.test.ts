@@ -1,5 +1,5 @@
 import type { Stack } from '../../infra/dev/stack';
-import { STACK_START_TIMEOUT_MS, errorCode, startE2eStack } from './helpers';
+import { STACK_START_TIMEOUT_MS, errorCode, startE2eStack } from './harness';
 
 /**
  * The client address the services see is the one the gateway (the ingress in a cluster) appended to

@@ -10,7 +10,7 @@ import {
   signUp,
   startE2eStack,
   type OrderJson,
-} from './helpers';
+} from './harness';
 
 /**
  * Expiry end to end: orders → order:created → expiration (a delayed BullMQ job in Redis) →

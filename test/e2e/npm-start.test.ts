@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { eventually, freePort, repoRoot } from '@ticketing/common/testing';
 import { npmCommand } from '../../infra/dev/stack/build';
-import { STACK_START_TIMEOUT_MS } from './helpers';
+import { STACK_START_TIMEOUT_MS } from './harness';
 
 /**
  * `npm start` as a supervisor runs it: a real npm process, stopped with `kill -TERM <npm pid>`. Every

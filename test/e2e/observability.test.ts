@@ -4,7 +4,7 @@ import { openApiDocument, operations } from '../../api/openapi';
 import { queriedMetrics } from '../../infra/grafana/dashboard';
 import type { StackStatus } from '../../infra/dev/status-page';
 import type { Stack } from '../../infra/dev/stack';
-import { STACK_START_TIMEOUT_MS, orderWhenKnown, payWhenKnown, sellTicket, signUp, startE2eStack } from './helpers';
+import { STACK_START_TIMEOUT_MS, orderWhenKnown, payWhenKnown, sellTicket, signUp, startE2eStack } from './harness';
 
 /**
  * What an operator and a client developer get from the running stack: every service's /metrics on

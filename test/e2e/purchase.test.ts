@@ -13,7 +13,7 @@ import {
   startE2eStack,
   type OrderJson,
   type TicketJson,
-} from './helpers';
+} from './harness';
 
 /**
  * The buying side of the system end to end: five services as separate processes, a real bus, the

@@ -10,7 +10,7 @@ import {
   signUp,
   startE2eStack,
   type ApiResponse,
-} from './helpers';
+} from './harness';
 
 /**
  * Signing out ends the session everywhere. Every service still verifies the JWT locally; auth

@@ -103,6 +103,12 @@ interface Payments {
   dbProxy: TcpProxy;
 }
 
+/**
+ * How long a payments process may take to be ready: it replays the session revocations and waits
+ * for its own marker before it serves, which takes longer than 30 s on 2 cores running the suite.
+ */
+const START_TIMEOUT_MS = 90_000;
+
 /** A payments process on a database of its own, reached through a TCP proxy. */
 async function startPayments(name: string): Promise<Payments> {
   const uri = new URL(withDatabase(testMongoUri(), `${baseUri().pathname.slice(1)}_${name}`));
@@ -120,14 +126,17 @@ async function startPayments(name: string): Promise<Payments> {
     STRIPE_KEY: 'sk_test_123',
     STRIPE_API_BASE: stripe.url,
   };
-  const service = await startServiceProcess('payments', env);
+  const service = await startServiceProcess('payments', env, { readyTimeoutMs: START_TIMEOUT_MS });
   running.push(service);
   return { service, env, database, dbProxy };
 }
 
 /** The same payments again, on its port, after it died. */
 async function restart(payments: Payments): Promise<ServiceProcess> {
-  const service = await startServiceProcess('payments', payments.env, { port: payments.service.port });
+  const service = await startServiceProcess('payments', payments.env, {
+    port: payments.service.port,
+    readyTimeoutMs: START_TIMEOUT_MS,
+  });
   running.push(service);
   return service;
 }

@@ -3,7 +3,7 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { Revocation } from '../models/revocation';
 import { User } from '../models/user';
-import { PASSWORD, closeTestApps, testApp, uniqueEmail } from './helpers';
+import { PASSWORD, closeTestApps, testApp, uniqueEmail } from './harness';
 
 const app = testApp();
 

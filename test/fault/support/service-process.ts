@@ -55,7 +55,8 @@ export async function startServiceProcess(
   const { proc, url, port } = await launchService(name, {
     env: (port) => ({ ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port) }),
     ...(opts.port === undefined ? {} : { port: opts.port }),
-    deadline: Date.now() + (opts.readyTimeoutMs ?? 30_000),
+    // Generous: a service replays the session revocations before it serves, on 2 busy cores.
+    deadline: Date.now() + (opts.readyTimeoutMs ?? 60_000),
     intervalMs: 50,
   });
   return wrap(name, proc, url, port);

@@ -17,7 +17,7 @@ import {
   signin,
   startTickets,
   type TicketsHarness,
-} from './helpers';
+} from './harness';
 
 // A private server: restarting the shared one would disturb every other test file.
 let server: NatsStreamingServer;

@@ -2,7 +2,7 @@ import { Subjects, VersionConflictError } from '@ticketing/common';
 import { closeTestMongo, connectTestMongo, eventually } from '@ticketing/common/testing';
 import { changeTicket } from '../services/ticket-lifecycle';
 import { Ticket, type TicketDoc } from '../models/ticket';
-import { commitNewTicket, newId, startTickets, unpublishedOf, type TicketsHarness } from './helpers';
+import { commitNewTicket, newId, startTickets, unpublishedOf, type TicketsHarness } from './harness';
 
 let svc: TicketsHarness;
 

@@ -3,7 +3,7 @@ import { closeTestMongo, connectTestMongo, eventually } from '@ticketing/common/
 import request from 'supertest';
 import { Ticket, type TicketJson } from '../models/ticket';
 import { changeTicket } from '../services/ticket-lifecycle';
-import { createTicket, newId, startTickets, storeTicket, type TicketsHarness } from './helpers';
+import { createTicket, newId, startTickets, storeTicket, type TicketsHarness } from './harness';
 
 class TicketCreatedPublisher extends Publisher<TicketCreatedEvent> {
   readonly subject = Subjects.TicketCreated;

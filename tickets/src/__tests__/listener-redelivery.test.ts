@@ -9,7 +9,7 @@ import {
   startTickets,
   waitUntilAllAcked,
   type TicketsHarness,
-} from './helpers';
+} from './harness';
 
 /** The real listener behind a first delivery that fails, as when the database blips. */
 class FailsOnceOrderCreatedListener extends OrderCreatedListener {

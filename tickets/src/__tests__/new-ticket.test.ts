@@ -10,7 +10,7 @@ import {
 import request from 'supertest';
 import { buildApp } from '../app';
 import { Ticket } from '../models/ticket';
-import { newId, signin, startTickets, unpublishedOf, type TicketsHarness } from './helpers';
+import { newId, signin, startTickets, unpublishedOf, type TicketsHarness } from './harness';
 import { TicketListing } from '../services/listing';
 
 let svc: TicketsHarness;

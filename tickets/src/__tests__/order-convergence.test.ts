@@ -16,7 +16,7 @@ import {
   startTickets,
   waitUntilAllAcked,
   type TicketsHarness,
-} from './helpers';
+} from './harness';
 
 /**
  * The tickets service follows the orders service's truth whatever order the events of a ticket's

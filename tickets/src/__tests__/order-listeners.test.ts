@@ -17,7 +17,7 @@ import {
   unpublishedOf,
   waitUntilAllAcked,
   type TicketsHarness,
-} from './helpers';
+} from './harness';
 
 let svc: TicketsHarness;
 let created: OrderCreatedPublisher;

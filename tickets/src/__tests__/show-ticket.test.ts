@@ -1,7 +1,7 @@
 import { closeTestMongo, connectTestMongo } from '@ticketing/common/testing';
 import request from 'supertest';
 import { Ticket } from '../models/ticket';
-import { createTicket, newId, signin, startTickets, storeTicket, type TicketsHarness } from './helpers';
+import { createTicket, newId, signin, startTickets, storeTicket, type TicketsHarness } from './harness';
 
 let svc: TicketsHarness;
 

@@ -2,7 +2,7 @@ import { Subjects } from '@ticketing/common';
 import { EventProbe, closeTestMongo, connectTestMongo, eventually } from '@ticketing/common/testing';
 import request from 'supertest';
 import { Ticket } from '../models/ticket';
-import { createTicket, newId, signin, startTickets, storeTicket, type TicketsHarness } from './helpers';
+import { createTicket, newId, signin, startTickets, storeTicket, type TicketsHarness } from './harness';
 
 let svc: TicketsHarness;
 

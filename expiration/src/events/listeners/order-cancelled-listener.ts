@@ -7,12 +7,12 @@ import {
   type OrderCancelledEvent,
 } from '@ticketing/common';
 import type { ExpirationQueue } from '../../queues/expiration-queue';
-import { queueGroupName } from './queue-group-name';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /** A cancelled order needs no expiry: drop its job if it has not fired yet. */
 export class OrderCancelledListener extends Listener<OrderCancelledEvent> {
   readonly subject = Subjects.OrderCancelled;
-  readonly queueGroupName = queueGroupName;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   constructor(
     bus: Bus,

@@ -7,7 +7,7 @@ import {
   type OrderCompletedEvent,
 } from '@ticketing/common';
 import type { ExpirationQueue } from '../../queues/expiration-queue';
-import { queueGroupName } from './queue-group-name';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /**
  * A paid order must not expire: drop its job if it has not fired yet. (If it already fired, the
@@ -15,7 +15,7 @@ import { queueGroupName } from './queue-group-name';
  */
 export class OrderCompletedListener extends Listener<OrderCompletedEvent> {
   readonly subject = Subjects.OrderCompleted;
-  readonly queueGroupName = queueGroupName;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   constructor(
     bus: Bus,

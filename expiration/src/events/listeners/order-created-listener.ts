@@ -7,12 +7,12 @@ import {
   type OrderCreatedEvent,
 } from '@ticketing/common';
 import type { ExpirationQueue } from '../../queues/expiration-queue';
-import { queueGroupName } from './queue-group-name';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /** Schedules the order's expiry at its expiresAt; the job id is the order id, so a redelivery adds nothing. */
 export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
   readonly subject = Subjects.OrderCreated;
-  readonly queueGroupName = queueGroupName;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   constructor(
     bus: Bus,

@@ -8,7 +8,7 @@ import {
   type OutboxRelay,
 } from '@ticketing/common';
 import { cancelOrder } from '../../services/order-lifecycle';
-import { QUEUE_GROUP } from './queue-group';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /**
  * The order's time is up: cancel it if it still holds its ticket. A cancelled or complete order is
@@ -16,7 +16,7 @@ import { QUEUE_GROUP } from './queue-group';
  */
 export class ExpirationCompleteListener extends Listener<ExpirationCompleteEvent> {
   readonly subject = Subjects.ExpirationComplete;
-  readonly queueGroupName = QUEUE_GROUP;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   constructor(
     bus: Bus,

@@ -8,7 +8,7 @@ import {
   type PaymentCreatedEvent,
 } from '@ticketing/common';
 import { applyPayment, requestRefund } from '../../services/order-lifecycle';
-import { QUEUE_GROUP } from './queue-group';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /**
  * A payment went through: complete the order if it is still active. A payment for an order that was
@@ -16,7 +16,7 @@ import { QUEUE_GROUP } from './queue-group';
  */
 export class PaymentCreatedListener extends Listener<PaymentCreatedEvent> {
   readonly subject = Subjects.PaymentCreated;
-  readonly queueGroupName = QUEUE_GROUP;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   constructor(
     bus: Bus,

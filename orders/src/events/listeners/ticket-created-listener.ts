@@ -7,11 +7,11 @@ import {
 } from '@ticketing/common';
 import { applyTicketCreated } from '../../models/ticket';
 import { ticketSequencer } from '../ticket-sequencer';
-import { QUEUE_GROUP } from './queue-group';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 export class TicketCreatedListener extends Listener<TicketCreatedEvent> {
   readonly subject = Subjects.TicketCreated;
-  readonly queueGroupName = QUEUE_GROUP;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   async onMessage(data: TicketCreatedEvent['data'], ctx?: MessageContext): Promise<void> {
     const outcome = await applyTicketCreated(data);

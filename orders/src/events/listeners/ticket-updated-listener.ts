@@ -9,7 +9,7 @@ import {
   type TicketUpdatedEvent,
 } from '@ticketing/common';
 import { ticketSequencer } from '../ticket-sequencer';
-import { QUEUE_GROUP } from './queue-group';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /**
  * Applies version N of a ticket only on top of N-1 (see events/version-sequencer.ts): a duplicate or
@@ -19,7 +19,7 @@ import { QUEUE_GROUP } from './queue-group';
  */
 export class TicketUpdatedListener extends Listener<TicketUpdatedEvent> {
   readonly subject = Subjects.TicketUpdated;
-  readonly queueGroupName = QUEUE_GROUP;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
   /**
    * Events from the future stay unacked while they wait, and the server delivers nothing new while
    * maxInFlight messages are unacked: with a small window full of future events, the predecessor they

@@ -12,7 +12,7 @@ import {
 import type Stripe from 'stripe';
 import { Order, applyOrderEvent } from '../../models/order';
 import { refundIfPaid } from '../../services/refund';
-import { queueGroupName } from './queue-group-name';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /**
  * The order is cancelled (by its buyer or by expiry): no payment is accepted any more, and a payment
@@ -20,7 +20,7 @@ import { queueGroupName } from './queue-group-name';
  */
 export class OrderCancelledListener extends Listener<OrderCancelledEvent> {
   readonly subject = Subjects.OrderCancelled;
-  readonly queueGroupName = queueGroupName;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   constructor(
     bus: Bus,

@@ -9,12 +9,12 @@ import {
   type OrderCreatedEvent,
 } from '@ticketing/common';
 import { Order } from '../../models/order';
-import { queueGroupName } from './queue-group-name';
+import { QUEUE_GROUP_NAME } from './queue-group';
 
 /** Adds the order to the replica, with the price it was created with (in cents) and its expiry. */
 export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
   readonly subject = Subjects.OrderCreated;
-  readonly queueGroupName = queueGroupName;
+  readonly queueGroupName = QUEUE_GROUP_NAME;
 
   async onMessage(data: OrderCreatedEvent['data'], ctx?: MessageContext): Promise<void> {
     try {

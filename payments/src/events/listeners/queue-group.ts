@@ -1,2 +1,2 @@
 /** The durable queue group every payments listener joins: one delivery per event per service. */
-export const queueGroupName = 'payments-service';
+export const QUEUE_GROUP_NAME = 'payments-service';

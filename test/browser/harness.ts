@@ -5,7 +5,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ensureChromium } from '../../infra/dev/chromium';
 import type { Stack } from '../../infra/dev/stack';
-import { startE2eStack } from '../e2e/helpers';
+import { startE2eStack } from '../e2e/harness';
 
 /**
  * Browser tests: Debian's chromium (installed with apt when missing, infra/dev/chromium.ts) driven by

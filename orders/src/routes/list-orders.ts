@@ -7,7 +7,7 @@ import { Order } from '../models/order';
  * `nextCursor`: see paging in common), each with its ticket: one query for the orders (userId is
  * indexed) and one for all their tickets (populate's `$in`, a key lookup on MongoDB).
  */
-export const indexOrdersRouter = Router().get(
+export const listOrdersRouter = Router().get(
   '/api/orders',
   requireAuth,
   ...pageQuery(),
