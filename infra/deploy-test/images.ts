@@ -235,6 +235,28 @@ export async function buildStandIns(base: string, toolsBin: string, workDir: str
     writeFileSync(path.join(context, 'Containerfile'), containerfile);
     return { tag: '', dockerfile: path.join(context, 'Containerfile'), context };
   };
+  // stripe-mock keeps no state, so no PaymentIntent it answers ever succeeds: as in the tests, Stripe's
+  // test mode (common/src/testing/stripe-test-mode.ts, compiled) runs in front of it, on the port
+  // payments is given, with stripe-mock behind it on loopback.
+  const stripeStandIn = (): BuildSpec => {
+    const spec = copyBinary(
+      'stripe',
+      'stripe-mock',
+      `FROM ${base}\nCOPY stripe-mock /usr/local/bin/stripe-mock\nCOPY stripe-test-mode.js front.js entrypoint.sh /stripe/\nUSER 1000:1000\nENTRYPOINT ["/bin/sh", "/stripe/entrypoint.sh"]\n`,
+    );
+    const front = path.join(toolsBin, '..', '..', 'common', 'dist', 'testing', 'stripe-test-mode.js');
+    if (!existsSync(front)) throw new Error(`${front} is missing: run \`npm run build -w common\` first`);
+    copyFileSync(front, path.join(spec.context, 'stripe-test-mode.js'));
+    writeFileSync(
+      path.join(spec.context, 'front.js'),
+      "require('./stripe-test-mode.js').startStripeTestMode('http://127.0.0.1:12112', 12111, '0.0.0.0');\n",
+    );
+    writeFileSync(
+      path.join(spec.context, 'entrypoint.sh'),
+      '#!/bin/sh\n/usr/local/bin/stripe-mock -http-addr 127.0.0.1:12112 -https-addr 127.0.0.1:0 &\nexec node /stripe/front.js\n',
+    );
+    return spec;
+  };
   const specs: Array<[keyof StandIns, BuildSpec]> = [
     [
       'mongo',
@@ -255,14 +277,7 @@ export async function buildStandIns(base: string, toolsBin: string, workDir: str
         `FROM ${base}\nCOPY nats-streaming-server /nats-streaming-server\nENTRYPOINT ["/nats-streaming-server"]\n`,
       ),
     ],
-    [
-      'stripe',
-      copyBinary(
-        'stripe',
-        'stripe-mock',
-        `FROM ${base}\nCOPY stripe-mock /usr/local/bin/stripe-mock\nUSER 1000:1000\nENTRYPOINT ["/usr/local/bin/stripe-mock", "-http-addr", "0.0.0.0:12111", "-https-addr", "127.0.0.1:0"]\n`,
-      ),
-    ],
+    ['stripe', stripeStandIn()],
   ];
   // redis-server from Debian. The official image builds Redis with protected mode off (it listens on
   // every interface without a password inside the pod network); the entrypoint does the same here.

@@ -201,7 +201,7 @@ export class StripeTestMode {
     this.requests.length = 0;
   }
 
-  async start(port = 0): Promise<void> {
+  async start(port = 0, host = '127.0.0.1'): Promise<void> {
     const server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
@@ -211,7 +211,7 @@ export class StripeTestMode {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
+      server.listen(port, host, () => resolve());
     });
   }
 
@@ -473,9 +473,9 @@ export class StripeTestMode {
 }
 
 /** Starts a test-mode front in front of stripe-mock at `target` (on a free port unless given one). */
-export async function startStripeTestMode(target: string, port = 0): Promise<StripeTestMode> {
+export async function startStripeTestMode(target: string, port = 0, host = '127.0.0.1'): Promise<StripeTestMode> {
   const front = new StripeTestMode(target);
-  await front.start(port);
+  await front.start(port, host);
   return front;
 }
 
