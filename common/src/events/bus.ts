@@ -150,3 +150,23 @@ export function retryDelayFor(opts: BusOptions, attempt: number): number {
   const { min, max } = opts.retryDelayMs ?? { min: 100, max: 5_000 };
   return Math.min(max, min * 2 ** Math.min(attempt, 16));
 }
+
+/**
+ * What both transports' connect() share: resolves on the bus's first 'connected', rejects if it is
+ * closed first; `open` starts the first attempt (the transport retries with backoff after it).
+ */
+export function untilFirstConnection(bus: EventEmitter, open: () => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onConnected = (): void => {
+      bus.off('closed', onClosed);
+      resolve();
+    };
+    const onClosed = (): void => {
+      bus.off('connected', onConnected);
+      reject(new Error('bus closed before it connected'));
+    };
+    bus.once('connected', onConnected);
+    bus.once('closed', onClosed);
+    open();
+  });
+}

@@ -27,6 +27,7 @@ import {
   type EventBus,
   type PublishMeta,
   type SubscriptionSpec,
+  untilFirstConnection,
 } from './bus';
 import { Subjects } from './subjects';
 
@@ -181,19 +182,7 @@ export class JetStreamBus extends EventEmitter implements EventBus {
   }
 
   connect(): Promise<void> {
-    this.firstConnect ??= new Promise<void>((resolve, reject) => {
-      const onConnected = (): void => {
-        this.off('closed', onClosed);
-        resolve();
-      };
-      const onClosed = (): void => {
-        this.off('connected', onConnected);
-        reject(new Error('bus closed before it connected'));
-      };
-      this.once('connected', onConnected);
-      this.once('closed', onClosed);
-      this.open();
-    });
+    this.firstConnect ??= untilFirstConnection(this, () => this.open());
     return this.firstConnect;
   }
 

@@ -10,6 +10,7 @@ import {
   type EventBus,
   type PublishMeta,
   type SubscriptionSpec,
+  untilFirstConnection,
 } from './bus';
 import type { Subjects } from './subjects';
 
@@ -51,19 +52,7 @@ export class StanBus extends EventEmitter implements EventBus {
 
   /** Resolves once connected; keeps retrying with backoff until then (or until close()). */
   connect(): Promise<void> {
-    this.firstConnect ??= new Promise<void>((resolve, reject) => {
-      const onConnected = (): void => {
-        this.off('closed', onClosed);
-        resolve();
-      };
-      const onClosed = (): void => {
-        this.off('connected', onConnected);
-        reject(new Error('bus closed before it connected'));
-      };
-      this.once('connected', onConnected);
-      this.once('closed', onClosed);
-      this.open();
-    });
+    this.firstConnect ??= untilFirstConnection(this, () => this.open());
     return this.firstConnect;
   }
 
