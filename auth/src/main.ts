@@ -38,7 +38,7 @@ runService('auth', logger, async () => {
     { relay, revocations },
   );
   return [
-    listenHttp(app, config.PORT, 'auth', logger),
+    await listenHttp(app, config.PORT, 'auth', logger),
     { name: 'outbox', close: () => relay.stop() },
     { name: 'revocations', close: () => revocations.stop() },
     { name: 'bus', close: () => bus.close() },

@@ -35,7 +35,7 @@ runService('expiration', logger, async () => {
 
   const app = buildApp(config, logger, { redis: () => expirations.isReady(), bus: () => bus.isConnected });
   return [
-    listenHttp(app, config.PORT, 'expiration', logger),
+    await listenHttp(app, config.PORT, 'expiration', logger),
     // The worker finishes the publishes under way before the bus goes.
     { name: 'queue', close: () => expirations.close() },
     { name: 'bus', close: () => bus.close() },

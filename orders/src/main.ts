@@ -49,7 +49,7 @@ runService('orders', logger, async () => {
     revocations,
   );
   return [
-    listenHttp(app, config.PORT, 'orders', logger),
+    await listenHttp(app, config.PORT, 'orders', logger),
     { name: 'revocations', close: () => revocations.stop() },
     { name: 'outbox', close: () => relay.stop() },
     { name: 'bus', close: () => bus.close() },

@@ -60,7 +60,7 @@ runService('payments', logger, async () => {
     revocations,
   );
   return [
-    listenHttp(app, config.PORT, 'payments', logger),
+    await listenHttp(app, config.PORT, 'payments', logger),
     { name: 'revocations', close: () => revocations.stop() },
     { name: 'reconciler', close: () => reconciler.stop() },
     { name: 'outbox', close: () => relay.stop() },

@@ -50,7 +50,7 @@ runService('tickets', logger, async () => {
     revocations,
   });
   return [
-    listenHttp(app, config.PORT, 'tickets', logger),
+    await listenHttp(app, config.PORT, 'tickets', logger),
     { name: 'revocations', close: () => revocations.stop() },
     { name: 'listing', close: () => Promise.resolve(stopListing()) },
     { name: 'outbox', close: () => relay.stop() },

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import http, { type RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config';
 import { createBus, makeClientId, type Bus, type BusTransport } from '../events';
@@ -48,13 +48,20 @@ export async function connectServiceBus(service: string, config: BusConfig, logg
   return bus;
 }
 
-/** Starts listening and returns the server with its shutdown step. */
-export function listenHttp(
-  app: { listen: (port: number, cb: () => void) => Server },
-  port: number,
-  name: string,
-  logger: Logger,
-): ShutdownStep {
-  const server = app.listen(port, () => logger.info({ port }, `${name} listening`));
-  return { name: 'http', close: () => closeHttpServer(server) };
+/**
+ * Resolves with the server's shutdown step once it is listening; rejects when it cannot listen (a
+ * port in use, say), so the start fails and the process exits 1 with the error. Express 5's
+ * `app.listen(port, callback)` calls the callback on an 'error' event too: taken as "listening", a
+ * port clash left the service running without its API while another process answered on its port.
+ */
+export function listenHttp(app: RequestListener, port: number, name: string, logger: Logger): Promise<ShutdownStep> {
+  const server = http.createServer(app);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      logger.info({ port }, `${name} listening`);
+      resolve({ name: 'http', close: () => closeHttpServer(server) });
+    });
+  });
 }
