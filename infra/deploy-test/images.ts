@@ -46,19 +46,7 @@ export async function ensureNodeBase(image: string, workDir: string, log: Log): 
   const reason = pull.stderr.trim().split('\n').pop() ?? '';
   log(`cannot pull ${name} (${reason}): making a stand-in (debootstrap bookworm + this machine's node)`);
 
-  const version = /^node:(\d+\.\d+\.\d+)-bookworm/.exec(image)?.[1];
-  const nodeBin = execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).trim();
-  const hostVersion = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
-  if (version !== undefined && hostVersion !== version) {
-    log(
-      `warning: this machine's node is ${hostVersion}, the Dockerfile's base has ${version}; the stand-in has ${hostVersion}`,
-    );
-  }
-  const npmRoot = path.join(
-    execFileSync(nodeBin, ['-p', 'process.execPath'], { encoding: 'utf8' }).trim(),
-    '../../lib/node_modules/npm',
-  );
-  if (!existsSync(path.join(npmRoot, 'bin/npm-cli.js'))) throw new Error(`npm not found at ${npmRoot}`);
+  const { nodeBin, hostVersion, npmRoot } = hostNode(image, log);
 
   const dir = mkdtempSync(path.join(workDir, 'node-base-'));
   const rootfs = path.join(dir, 'rootfs');
@@ -73,30 +61,7 @@ export async function ensureNodeBase(image: string, workDir: string, log: Log): 
     );
     if (boot.code !== 0)
       throw new Error(`debootstrap failed:\n${boot.stdout.slice(-3000)}\n${boot.stderr.slice(-3000)}`);
-    // What the slim image leaves out too: package caches and lists, docs, man pages, locales.
-    for (const sub of [
-      'var/cache/apt',
-      'var/lib/apt/lists',
-      'usr/share/doc',
-      'usr/share/man',
-      'usr/share/info',
-      'usr/share/locale',
-    ]) {
-      rmSync(path.join(rootfs, sub), { recursive: true, force: true });
-    }
-    mkdirSync(path.join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
-    mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
-    mkdirSync(path.join(rootfs, 'usr/local/lib/node_modules'), { recursive: true });
-    copyFileSync(nodeBin, path.join(rootfs, 'usr/local/bin/node'));
-    execFileSync('cp', ['-a', npmRoot, path.join(rootfs, 'usr/local/lib/node_modules/npm')]);
-    execFileSync('ln', ['-s', '../lib/node_modules/npm/bin/npm-cli.js', path.join(rootfs, 'usr/local/bin/npm')]);
-    execFileSync('ln', ['-s', '../lib/node_modules/npm/bin/npx-cli.js', path.join(rootfs, 'usr/local/bin/npx')]);
-    execFileSync('chroot', [
-      rootfs,
-      'sh',
-      '-c',
-      'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
-    ]);
+    installNode(rootfs, nodeBin, npmRoot);
     const tarball = path.join(dir, 'rootfs.tar');
     execFileSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', tarball, '.']);
     await podmanOk([
@@ -116,6 +81,53 @@ export async function ensureNodeBase(image: string, workDir: string, log: Log): 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** This machine's node binary, its version and its npm: what the stand-in base carries. */
+function hostNode(image: string, log: Log): { nodeBin: string; hostVersion: string; npmRoot: string } {
+  const version = /^node:(\d+\.\d+\.\d+)-bookworm/.exec(image)?.[1];
+  const nodeBin = execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).trim();
+  const hostVersion = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
+  if (version !== undefined && hostVersion !== version) {
+    log(
+      `warning: this machine's node is ${hostVersion}, the Dockerfile's base has ${version}; the stand-in has ${hostVersion}`,
+    );
+  }
+  const npmRoot = path.join(
+    execFileSync(nodeBin, ['-p', 'process.execPath'], { encoding: 'utf8' }).trim(),
+    '../../lib/node_modules/npm',
+  );
+  if (!existsSync(path.join(npmRoot, 'bin/npm-cli.js'))) throw new Error(`npm not found at ${npmRoot}`);
+
+  return { nodeBin, hostVersion, npmRoot };
+}
+
+/** Slims a debootstrapped root as the slim image is, and puts node, npm and a `node` user (uid 1000) in it. */
+function installNode(rootfs: string, nodeBin: string, npmRoot: string): void {
+  // What the slim image leaves out too: package caches and lists, docs, man pages, locales.
+  for (const sub of [
+    'var/cache/apt',
+    'var/lib/apt/lists',
+    'usr/share/doc',
+    'usr/share/man',
+    'usr/share/info',
+    'usr/share/locale',
+  ]) {
+    rmSync(path.join(rootfs, sub), { recursive: true, force: true });
+  }
+  mkdirSync(path.join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
+  mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+  mkdirSync(path.join(rootfs, 'usr/local/lib/node_modules'), { recursive: true });
+  copyFileSync(nodeBin, path.join(rootfs, 'usr/local/bin/node'));
+  execFileSync('cp', ['-a', npmRoot, path.join(rootfs, 'usr/local/lib/node_modules/npm')]);
+  execFileSync('ln', ['-s', '../lib/node_modules/npm/bin/npm-cli.js', path.join(rootfs, 'usr/local/bin/npm')]);
+  execFileSync('ln', ['-s', '../lib/node_modules/npm/bin/npx-cli.js', path.join(rootfs, 'usr/local/bin/npx')]);
+  execFileSync('chroot', [
+    rootfs,
+    'sh',
+    '-c',
+    'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
+  ]);
 }
 
 /**
@@ -208,118 +220,4 @@ export async function imageSize(image: string): Promise<number> {
 
 export async function imageUser(image: string): Promise<string> {
   return (await podmanOk(['image', 'inspect', '--format', '{{.Config.User}}', image])).trim();
-}
-
-/** Stand-in images of the third-party servers, all FROM the node base (Debian bookworm). */
-export interface StandIns {
-  mongo: string;
-  nats: string;
-  redis: string;
-  stripe: string;
-  ingress: string;
-}
-
-export async function buildStandIns(base: string, toolsBin: string, workDir: string, log: Log): Promise<StandIns> {
-  const names: StandIns = {
-    mongo: 'localhost/ticketing-test/mongo-ferretdb',
-    nats: 'localhost/ticketing-test/nats-streaming',
-    redis: 'localhost/ticketing-test/redis',
-    stripe: 'localhost/ticketing-test/stripe-mock',
-    ingress: 'localhost/ticketing-test/ingress-nginx',
-  };
-  const copyBinary = (name: string, binary: string, containerfile: string): BuildSpec => {
-    const context = mkdtempSync(path.join(workDir, `${name}-`));
-    const source = path.join(toolsBin, binary);
-    if (!existsSync(source)) throw new Error(`${source} is missing: run \`npm run tools\` first`);
-    copyFileSync(source, path.join(context, binary));
-    writeFileSync(path.join(context, 'Containerfile'), containerfile);
-    return { tag: '', dockerfile: path.join(context, 'Containerfile'), context };
-  };
-  // stripe-mock keeps no state, so no PaymentIntent it answers ever succeeds: as in the tests, Stripe's
-  // test mode (common/src/testing/stripe-test-mode.ts, compiled) runs in front of it, on the port
-  // payments is given, with stripe-mock behind it on loopback.
-  const stripeStandIn = (): BuildSpec => {
-    const spec = copyBinary(
-      'stripe',
-      'stripe-mock',
-      `FROM ${base}\nCOPY stripe-mock /usr/local/bin/stripe-mock\nCOPY stripe-test-mode.js front.js entrypoint.sh /stripe/\nUSER 1000:1000\nENTRYPOINT ["/bin/sh", "/stripe/entrypoint.sh"]\n`,
-    );
-    const front = path.join(toolsBin, '..', '..', 'common', 'dist', 'testing', 'stripe-test-mode.js');
-    if (!existsSync(front)) throw new Error(`${front} is missing: run \`npm run build -w common\` first`);
-    copyFileSync(front, path.join(spec.context, 'stripe-test-mode.js'));
-    writeFileSync(
-      path.join(spec.context, 'front.js'),
-      "require('./stripe-test-mode.js').startStripeTestMode('http://127.0.0.1:12112', 12111, '0.0.0.0');\n",
-    );
-    writeFileSync(
-      path.join(spec.context, 'entrypoint.sh'),
-      '#!/bin/sh\n/usr/local/bin/stripe-mock -http-addr 127.0.0.1:12112 -https-addr 127.0.0.1:0 &\nexec node /stripe/front.js\n',
-    );
-    return spec;
-  };
-  const specs: Array<[keyof StandIns, BuildSpec]> = [
-    [
-      'mongo',
-      // FerretDB (the MongoDB wire protocol on SQLite) stands in for mongod: the StatefulSet's mongod
-      // arguments do not apply to it, so its command is fixed here.
-      copyBinary(
-        'mongo',
-        'ferretdb',
-        `FROM ${base}\nCOPY ferretdb /usr/local/bin/ferretdb\nUSER 999:999\nENTRYPOINT ["/usr/local/bin/ferretdb", "-listen", "0.0.0.0:27017", "-dir", "/data/db", "-log-level", "warn"]\n`,
-      ),
-    ],
-    [
-      'nats',
-      // As the official image: the server is the entrypoint, the StatefulSet's args are its flags.
-      copyBinary(
-        'nats',
-        'nats-streaming-server',
-        `FROM ${base}\nCOPY nats-streaming-server /nats-streaming-server\nENTRYPOINT ["/nats-streaming-server"]\n`,
-      ),
-    ],
-    ['stripe', stripeStandIn()],
-  ];
-  // redis-server from Debian. The official image builds Redis with protected mode off (it listens on
-  // every interface without a password inside the pod network); the entrypoint does the same here.
-  const redisContext = mkdtempSync(path.join(workDir, 'redis-'));
-  writeFileSync(
-    path.join(redisContext, 'entrypoint.sh'),
-    '#!/bin/sh\nif [ "$1" = redis-server ]; then shift; exec redis-server "$@" --protected-mode no; fi\nexec "$@"\n',
-  );
-  writeFileSync(
-    path.join(redisContext, 'Containerfile'),
-    `FROM ${base}\nRUN apt-get update && apt-get install -y --no-install-recommends redis-server && rm -rf /var/lib/apt/lists/*\n` +
-      'COPY --chmod=755 entrypoint.sh /usr/local/bin/entrypoint.sh\nENTRYPOINT ["/usr/local/bin/entrypoint.sh"]\nCMD ["redis-server"]\n',
-  );
-  specs.push(['redis', { tag: '', dockerfile: path.join(redisContext, 'Containerfile'), context: redisContext }]);
-  // nginx from Debian: what ingress-nginx is made of; its configuration is written from ingress.yaml
-  // at run time and mounted.
-  const nginxContext = mkdtempSync(path.join(workDir, 'nginx-'));
-  writeFileSync(
-    path.join(nginxContext, 'Containerfile'),
-    `FROM ${base}\nRUN apt-get update && apt-get install -y --no-install-recommends nginx-light && rm -rf /var/lib/apt/lists/*\n` +
-      'CMD ["nginx", "-g", "daemon off;"]\n',
-  );
-  specs.push(['ingress', { tag: '', dockerfile: path.join(nginxContext, 'Containerfile'), context: nginxContext }]);
-
-  for (const [key, spec] of specs) {
-    const tag = names[key];
-    // Keyed by base and binary: a stand-in is rebuilt when either changes (a label holds the key).
-    const key2 = `${(await podmanOk(['image', 'inspect', '--format', '{{.Id}}', base])).trim()}:${fingerprint(spec.context)}`;
-    if (await imageExists(tag)) {
-      const have = (await podmanOk(['image', 'inspect', '--format', '{{index .Labels "ticketing.key"}}', tag])).trim();
-      if (have === key2) continue;
-    }
-    log(`building stand-in ${tag}`);
-    await buildImage({ ...spec, tag, extra: ['--label', `ticketing.key=${key2}`] }, log);
-  }
-  return names;
-}
-
-function fingerprint(dir: string): string {
-  const out = execFileSync('sh', ['-c', 'find . -type f | sort | xargs sha256sum | sha256sum'], {
-    cwd: dir,
-    encoding: 'utf8',
-  });
-  return out.slice(0, 16);
 }

@@ -1,4 +1,10 @@
-import type { IngressPath } from './manifests';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { containerIp, httpStatusOf, logsOf, startContainer } from './containers';
+import type { StandIns } from './stand-ins';
+import type { IngressPath, Manifests } from './manifests';
+import { fail } from './report';
 
 /**
  * nginx configuration for the Ingress of infra/k8s, written the way ingress-nginx writes its own:
@@ -52,4 +58,65 @@ export function nginxConfig(paths: IngressPath[], useRegex: boolean): string {
     '}',
     '',
   ].join('\n');
+}
+
+const INGRESS_CONTROLLER_ALIAS = 'ingress-nginx-controller.ingress-nginx.svc.cluster.local';
+
+export interface Ingress {
+  ip: string;
+  host: string;
+  ca: string;
+}
+
+/** Starts nginx configured from ingress.yaml, with a self-signed certificate for its host. */
+export async function startIngress(m: Manifests, s: StandIns, work: string): Promise<Ingress> {
+  const tls = path.join(work, 'tls');
+  mkdirSync(tls, { recursive: true });
+  const host = m.ingress[0]?.host ?? fail('infra/k8s has no Ingress path');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${host}`,
+      '-addext',
+      `subjectAltName=DNS:${host}`,
+      '-keyout',
+      path.join(tls, 'tls.key'),
+      '-out',
+      path.join(tls, 'tls.crt'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const conf = path.join(work, 'nginx.conf');
+  writeFileSync(conf, nginxConfig(m.ingress, m.useRegex));
+  const name = await startContainer('ingress', [
+    // The in-cluster name of ingress-nginx's controller, which the web client's server-side
+    // rendering calls (its Deployment's API_URL).
+    '--network-alias',
+    INGRESS_CONTROLLER_ALIAS,
+    '--volume',
+    `${conf}:/etc/nginx/nginx.conf:ro`,
+    '--volume',
+    `${tls}:/etc/nginx/tls:ro`,
+    s.ingress,
+  ]);
+  const ip = await containerIp(name);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await httpStatusOf(`http://${ip}/`);
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) fail(`the ingress does not answer: ${String(error)}\n${logsOf(name)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return { ip, host, ca: readFileSync(path.join(tls, 'tls.crt'), 'utf8') };
 }
