@@ -18,6 +18,9 @@ export interface StandIns {
   ingress: string;
 }
 
+/** The compiled test-mode front: the server and the two modules it requires (no other dependency). */
+const STRIPE_FRONT_FILES = ['stripe-test-mode.js', 'stripe-intents.js', 'stripe-types.js'];
+
 const NAMES: StandIns = {
   mongo: 'localhost/ticketing-test/mongo-ferretdb',
   nats: 'localhost/ticketing-test/nats-streaming',
@@ -43,11 +46,13 @@ function standInSpecs(base: string, toolsBin: string, workDir: string): Array<[k
     const spec = copyBinary(
       'stripe',
       'stripe-mock',
-      `FROM ${base}\nCOPY stripe-mock /usr/local/bin/stripe-mock\nCOPY stripe-test-mode.js front.js entrypoint.sh /stripe/\nUSER 1000:1000\nENTRYPOINT ["/bin/sh", "/stripe/entrypoint.sh"]\n`,
+      `FROM ${base}\nCOPY stripe-mock /usr/local/bin/stripe-mock\nCOPY ${STRIPE_FRONT_FILES.join(' ')} front.js entrypoint.sh /stripe/\nUSER 1000:1000\nENTRYPOINT ["/bin/sh", "/stripe/entrypoint.sh"]\n`,
     );
-    const front = path.join(toolsBin, '..', '..', 'common', 'dist', 'testing', 'stripe-test-mode.js');
-    if (!existsSync(front)) throw new Error(`${front} is missing: run \`npm run build -w common\` first`);
-    copyFileSync(front, path.join(spec.context, 'stripe-test-mode.js'));
+    for (const file of STRIPE_FRONT_FILES) {
+      const compiled = path.join(toolsBin, '..', '..', 'common', 'dist', 'testing', file);
+      if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npm run build -w common\` first`);
+      copyFileSync(compiled, path.join(spec.context, file));
+    }
     writeFileSync(
       path.join(spec.context, 'front.js'),
       "require('./stripe-test-mode.js').startStripeTestMode('http://127.0.0.1:12112', 12111, '0.0.0.0');\n",
