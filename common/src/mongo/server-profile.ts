@@ -23,8 +23,11 @@ import type mongoose from 'mongoose';
  *   and the services' reads by _id (then checking in code) follow from it.
  * - a duplicate-key error from FerretDB does not say which unique index refused the write
  *   (MongoDB's names it in keyPattern): callers with two unique indexes ask which one it was.
- * - FerretDB has no partial and no TTL indexes: the models use what both servers have (a unique
- *   field moved out of the way instead of a partial index, a sweep instead of a TTL index).
+ * - FerretDB has no partial and no TTL indexes: the models use what both servers have (orders'
+ *   ticketLock, a unique field moved out of the way, instead of a partial index; auth keeps expired
+ *   revocations instead of a TTL index dropping them).
+ * - a FerretDB update rewrites the whole stored document, so two overlapping updates of one
+ *   document can undo each other: the outbox relay never overlaps two writes of one document.
  * - a write that waited too long for FerretDB's SQLite lock fails with a transient error that
  *   common's error mapping answers with 503, as it does a MongoDB primary stepping down.
  */

@@ -46,7 +46,7 @@ export function markUnknown(payment: PaymentDoc, stripeStatus?: string): Promise
 
 /**
  * Deletes the claim, which frees the order for another payment: only when nothing was charged. The
- * delete is guarded like the saves (see deleteIfVersion).
+ * delete is guarded like the saves (see deleteIfVersion in common).
  */
 export function release(payment: PaymentDoc): Promise<boolean> {
   return exclusive(payment, () =>
