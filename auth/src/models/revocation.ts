@@ -5,8 +5,8 @@ import mongoose, { Schema, type HydratedDocument, type Model, type Types } from 
  * A signed-out session. `_id` is the session id (the token's `sid`), so signing out twice stores one
  * record; the record carries its session:revoked in its outbox, so the revocation and its event are
  * one write and the event is published even if the bus is away at signout. Records past `expiresAt`
- * are no longer needed by anyone; no TTL index drops them, because FerretDB (tests, dev stack) has
- * none: a few dozen bytes per signout.
+ * are no longer needed by anyone; no TTL index drops them, because the test server has none (see
+ * ServerProfile in common): a few dozen bytes per signout.
  */
 export interface RevocationAttrs {
   _id: Types.ObjectId;

@@ -4,11 +4,15 @@ import request from 'supertest';
 import {
   VersionConflictError,
   createApp,
-  guardOf,
+  deleteIfVersion,
+  ferretdbProfile,
+  mongodbProfile,
+  profileFromBuildInfo,
+  serverProfile,
   updateIfVersion,
-  useVersionGuard,
+  useServerProfile,
   versionPlugin,
-  type VersionGuard,
+  type ServerProfile,
   type Versioned,
   type VersionedStatics,
 } from '..';
@@ -29,16 +33,67 @@ const replicaSchema = new Schema<Item, ItemModel>({ name: String, note: String }
 replicaSchema.plugin(versionPlugin, { mode: 'replica' });
 const Replica = mongoose.model<Item, ItemModel>('VersionedReplica', replicaSchema);
 
-let detected: VersionGuard;
+let detected: ServerProfile;
 beforeAll(async () => {
   await connectTestMongo();
-  detected = await guardOf(mongoose.connection);
+  detected = await serverProfile(mongoose.connection);
 });
 afterAll(closeTestMongo);
 
-it('asks the server which guard it needs: the version in the filter, or a read by _id on FerretDB', async () => {
-  const info = await mongoose.connection.db!.admin().command({ buildInfo: 1 });
-  expect(detected).toBe('ferretdbVersion' in info ? 'read' : 'filter');
+describe('the server profile', () => {
+  it('is the FerretDB one against FerretDB, which refuses a partial index (MongoDB builds it)', async () => {
+    const partialIndex = mongoose.connection
+      .collection('profile_probe')
+      .createIndex({ a: 1 }, { partialFilterExpression: { a: { $exists: true } } });
+    const refused = await partialIndex.then(
+      () => false,
+      () => true,
+    );
+
+    expect(detected).toBe(refused ? ferretdbProfile : mongodbProfile);
+  });
+
+  it("is the FerretDB one for FerretDB 1.24's buildInfo answer", () => {
+    const ferretdb = {
+      version: '7.0.42',
+      gitVersion: 'unknown',
+      modules: [],
+      sysInfo: 'deprecated',
+      versionArray: [7, 0, 42, 0],
+      bits: 64,
+      debug: false,
+      maxBsonObjectSize: 16777216,
+      buildEnvironment: {},
+      ferretdbVersion: 'unknown',
+      ferretdbFeatures: { aggregationStages: ['$match', '$group'] },
+      ok: 1,
+    };
+
+    expect(profileFromBuildInfo(ferretdb)).toBe(ferretdbProfile);
+  });
+
+  it("is the MongoDB one for MongoDB 7's buildInfo answer", () => {
+    const mongodb7 = {
+      version: '7.0.14',
+      gitVersion: 'ce59cfc6a3c5e5c067dca0d30697edd68d4f5188',
+      modules: [],
+      allocator: 'tcmalloc',
+      javascriptEngine: 'mozjs',
+      sysInfo: 'deprecated',
+      versionArray: [7, 0, 14, 0],
+      openssl: { running: 'OpenSSL 3.0.2 15 Mar 2022', compiled: 'OpenSSL 3.0.2 15 Mar 2022' },
+      buildEnvironment: { distmod: 'ubuntu2204', distarch: 'x86_64', target_os: 'linux' },
+      bits: 64,
+      debug: false,
+      maxBsonObjectSize: 16777216,
+      storageEngines: ['devnull', 'inMemory', 'wiredTiger'],
+      ok: 1,
+    };
+
+    expect(profileFromBuildInfo(mongodb7)).toBe(mongodbProfile);
+    expect(mongodbProfile).toMatchObject({ atomicConditionalWrites: true, indexedFilters: true });
+    expect(ferretdbProfile).toMatchObject({ atomicConditionalWrites: false, indexedFilters: false });
+  });
 });
 
 async function load(model: ItemModel, id: unknown): Promise<ItemDoc> {
@@ -47,9 +102,11 @@ async function load(model: ItemModel, id: unknown): Promise<ItemDoc> {
   return doc;
 }
 
-describe.each<VersionGuard>(['filter', 'read'])('with the %s guard', (guard) => {
-  beforeAll(() => useVersionGuard(mongoose.connection, guard));
-  afterAll(() => useVersionGuard(mongoose.connection, detected));
+// Both implementations run against the test server: the MongoDB one's queries are valid on
+// FerretDB, only slower there and without atomic conditional writes.
+describe.each<ServerProfile>([mongodbProfile, ferretdbProfile])('with the $server profile', (profile) => {
+  beforeAll(() => useServerProfile(mongoose.connection, profile));
+  afterAll(() => useServerProfile(mongoose.connection, detected));
 
   describe('versionPlugin, owner mode', () => {
     it('stores a new record at version 0 and adds 1 on every save that changes it: 0, 1, 2', async () => {
@@ -174,7 +231,7 @@ describe.each<VersionGuard>(['filter', 'read'])('with the %s guard', (guard) => 
       expect(await Replica.findById(id).lean()).toMatchObject({ name: 'v4', version: 4 });
     });
 
-    it("updateIfVersion with versionJustRead relies on the caller's read only where the server does not check", async () => {
+    it("updateIfVersion with versionJustRead relies on the caller's read only where the write does not check", async () => {
       const copy = await Replica.create({ name: 'r', version: 3 });
       const id = String(copy._id);
       const read = await Replica.findById(id).select({ version: 1 }).lean();
@@ -192,9 +249,23 @@ describe.each<VersionGuard>(['filter', 'read'])('with the %s guard', (guard) => 
         },
       );
 
-      // MongoDB: the version stays in the update's filter, atomically. FerretDB: the read is the check.
-      expect(applied).toBe(guard === 'read');
-      expect((await Replica.findById(id).lean())?.name).toBe(guard === 'read' ? 'late' : 'r');
+      // Atomic conditional writes: the version stays in the update's filter. Otherwise the read is the check.
+      const readIsTheCheck = !profile.atomicConditionalWrites;
+      expect(applied).toBe(readIsTheCheck);
+      expect((await Replica.findById(id).lean())?.name).toBe(readIsTheCheck ? 'late' : 'r');
+    });
+
+    it('deleteIfVersion deletes only at the expected version and when the other conditions hold', async () => {
+      const { _id } = await Replica.create({ name: 'r', note: 'pending', version: 2 });
+
+      const stale = await deleteIfVersion(Replica, _id, 1, { note: 'pending' });
+      const otherNote = await deleteIfVersion(Replica, _id, 2, { note: { $in: ['settled', 'unknown'] } });
+      const kept = await Replica.exists({ _id });
+      const deleted = await deleteIfVersion(Replica, _id, 2, { note: { $in: ['pending', 'unknown'] } });
+      const again = await deleteIfVersion(Replica, _id, 2);
+
+      expect([stale, otherNote, kept !== null, deleted, again]).toEqual([false, false, true, true, false]);
+      expect(await Replica.exists({ _id })).toBeNull();
     });
 
     it('leaves the version alone for a local-only change', async () => {

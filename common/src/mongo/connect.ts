@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import type { Logger } from 'pino';
+import { serverProfile } from './server-profile';
 
 export interface MongoOptions {
   logger: Logger;
@@ -11,7 +12,8 @@ export interface MongoOptions {
 /**
  * Connects the default mongoose connection, retrying with backoff: in a cluster the database pod
  * often becomes ready after the service. Short server-selection timeouts make requests fail fast
- * with 503 while the database is away instead of hanging for the driver's default 30 s.
+ * with 503 while the database is away instead of hanging for the driver's default 30 s. Then asks
+ * which server it is (see ServerProfile), so that the first request does not wait for it.
  */
 export async function connectMongo(uri: string, opts: MongoOptions): Promise<typeof mongoose> {
   const log = opts.logger.child({ component: 'mongo' });
@@ -26,6 +28,11 @@ export async function connectMongo(uri: string, opts: MongoOptions): Promise<typ
       log.info('connected to MongoDB');
       mongoose.connection.on('disconnected', () => log.warn('MongoDB disconnected'));
       mongoose.connection.on('reconnected', () => log.info('MongoDB reconnected'));
+      await serverProfile(mongoose.connection).then(
+        (profile) => log.info({ server: profile.server }, 'database server profile chosen'),
+        // Not remembered: the first versioned write asks again.
+        (err: unknown) => log.warn({ err }, 'could not ask the database which server it is; asking on first use'),
+      );
       return mongoose;
     } catch (err) {
       if (opts.maxAttempts !== undefined && attempt >= opts.maxAttempts) throw err;

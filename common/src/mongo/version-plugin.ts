@@ -1,5 +1,6 @@
 import mongoose, { type Schema } from 'mongoose';
 import { VersionConflictError } from '../errors';
+import { serverProfile, type FieldConditions, type UpdateIfVersionOptions } from './server-profile';
 
 export interface Versioned {
   version: number;
@@ -16,61 +17,10 @@ export interface VersionPluginOptions {
 }
 
 /**
- * How a versioned save is guarded against a concurrent writer.
- * - 'filter' (MongoDB): the expected version is part of the update's filter; the server applies the
- *   update only if it still matches, atomically.
- * - 'read' (FerretDB): FerretDB evaluates any filter other than a bare `_id` by scanning the whole
- *   collection, and its conditional update is not atomic anyway: it reads the matching document, then
- *   rewrites it by `_id`. The plugin does the same itself, reading the stored version by `_id` (an
- *   indexed lookup) and saving by bare `_id`: the same guarantee without the scan. Within a process,
- *   services serialise the changes of one record (runExclusive), as they already did for FerretDB.
- */
-export type VersionGuard = 'filter' | 'read';
-
-const guards = new WeakMap<mongoose.Connection, Promise<VersionGuard>>();
-
-/** The guard for a connection's server, asked once (buildInfo: FerretDB reports `ferretdbVersion`). */
-export function guardOf(connection: mongoose.Connection): Promise<VersionGuard> {
-  let guard = guards.get(connection);
-  if (guard === undefined) {
-    const db = connection.db;
-    if (db === undefined) return Promise.resolve('filter'); // not connected yet: the save fails anyway
-    guard = db
-      .admin()
-      .command({ buildInfo: 1 })
-      .then((info): VersionGuard => ('ferretdbVersion' in info ? 'read' : 'filter'));
-    // A failed probe is not remembered: the next save asks again.
-    guard.catch(() => guards.delete(connection));
-    guards.set(connection, guard);
-  }
-  return guard;
-}
-
-/** The 'read' guard's check: the stored record's version, read by bare _id (an indexed lookup). */
-async function storedVersionIs<T>(model: mongoose.Model<T>, id: unknown, expected: number): Promise<boolean> {
-  const stored = await model.findById(id).select({ version: 1 }).lean<{ version?: number }>();
-  return stored?.version === expected;
-}
-
-/** Sets the guard for a connection instead of asking the server (tests run both guards this way). */
-export function useVersionGuard(connection: mongoose.Connection, guard: VersionGuard): void {
-  guards.set(connection, Promise.resolve(guard));
-}
-
-export interface UpdateIfVersionOptions {
-  /**
-   * The caller read the record by _id and found `expected`, and has awaited nothing since. On the
-   * 'read' guard that read is the check (the guard's own read would repeat it, with the same gap
-   * before the write), so the update goes by _id at once. The 'filter' guard ignores it.
-   */
-  versionJustRead?: boolean;
-}
-
-/**
  * Applies `update` to record `id` only if its stored version is `expected`, guarded as the plugin's
- * saves are (see VersionGuard): in the update's filter on MongoDB, by a read by _id first on
- * FerretDB. Resolves true when it was applied. For replicas that apply an event with one update
- * instead of load-and-save.
+ * saves are (see ServerProfile: the version in the update's filter where conditional writes are
+ * atomic, a read by _id first where they are not). Resolves true when it was applied. For replicas
+ * that apply an event with one update instead of load-and-save.
  */
 export async function updateIfVersion<T>(
   model: mongoose.Model<T>,
@@ -79,12 +29,20 @@ export async function updateIfVersion<T>(
   update: mongoose.UpdateQuery<T>,
   opts: UpdateIfVersionOptions = {},
 ): Promise<boolean> {
-  if ((await guardOf(model.db)) === 'filter') {
-    const filter = { _id: id, version: expected } as mongoose.RootFilterQuery<T>;
-    return (await model.updateOne(filter, update)).matchedCount === 1;
-  }
-  if (opts.versionJustRead !== true && !(await storedVersionIs(model, id, expected))) return false;
-  return (await model.updateOne({ _id: id }, update)).matchedCount === 1;
+  return (await serverProfile(model.db)).updateIfVersion(model, id, expected, update, opts);
+}
+
+/**
+ * Deletes record `id` only if its stored version is `expected` and it meets `also` (see
+ * FieldConditions), guarded as the saves are. Resolves true when it was deleted.
+ */
+export async function deleteIfVersion<T>(
+  model: mongoose.Model<T>,
+  id: unknown,
+  expected: number,
+  also: FieldConditions = {},
+): Promise<boolean> {
+  return (await serverProfile(model.db)).deleteIfVersion(model, id, expected, also);
 }
 
 /** Statics added by the plugin; a model's interface extends this. */
@@ -98,7 +56,8 @@ export interface VersionedStatics<TDoc> {
  * `optimisticConcurrency` option cannot express the replica rule, so this plugin writes the version
  * condition into the save's filter itself (document.$where is merged into the update filter; an
  * update that matches nothing makes mongoose raise DocumentNotFoundError, turned here into a 409),
- * or, on FerretDB, checks it by reading the stored version by _id first (see VersionGuard).
+ * or, where conditional writes are not atomic, checks it by reading the stored version by _id first
+ * (the guard is the connection's ServerProfile's).
  * Generic over the schema's types: a plugin typed with the bare `Schema` cannot be passed to
  * `plugin()` of a schema declared as `new Schema<Attrs, Model>(...)`.
  */
@@ -124,11 +83,7 @@ export function versionPlugin<DocType, TModel>(
       return;
     }
     const model = this.constructor as mongoose.Model<unknown>;
-    if ((await guardOf(model.db)) === 'filter') {
-      this.$where = { ...this.$where, version: expected };
-      return;
-    }
-    if (!(await storedVersionIs(model, this._id, expected))) {
+    if (!(await (await serverProfile(model.db)).guardSave(this, expected))) {
       if (options.mode === 'owner') this.set('version', current);
       throw new VersionConflictError(model.modelName);
     }
@@ -144,9 +99,6 @@ export function versionPlugin<DocType, TModel>(
   });
 
   schema.static('findByEvent', async function (this: mongoose.Model<unknown>, event: { id: string; version: number }) {
-    if ((await guardOf(this.db)) === 'filter') return this.findOne({ _id: event.id, version: event.version - 1 });
-    // By bare _id (see VersionGuard), then the version: the same answer without a collection scan.
-    const doc = await this.findById(event.id);
-    return doc !== null && doc.get('version') === event.version - 1 ? doc : null;
+    return (await serverProfile(this.db)).findAtVersion(this, event.id, event.version - 1);
   });
 }

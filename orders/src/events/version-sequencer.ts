@@ -23,9 +23,9 @@ export interface VersionedEvent {
 }
 
 /**
- * The lane reads before it writes, so that its conditional writes are expected to match: on
- * FerretDB a conditional update that matches nothing scans the whole collection, while a lookup by
- * _id is cheap everywhere.
+ * The lane reads before it writes, so that its conditional writes are expected to match: where
+ * filters are not indexed (see ServerProfile in common) a conditional update that matches nothing
+ * scans the whole collection, while a lookup by _id is cheap everywhere.
  */
 export interface SequencerOps<E extends VersionedEvent> {
   /** The record's current version, or undefined while the replica does not have it. */

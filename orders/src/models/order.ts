@@ -28,7 +28,8 @@ export interface OrderAttrs {
    * while the order holds the ticket (active or complete) and the order's own id once it is
    * cancelled. So "is the ticket free?" and "reserve it" are one insert: a second order holding the
    * same ticket fails with a duplicate key. A partial unique index over active orders would say the
-   * same, but FerretDB has no partial indexes, and this works on both servers.
+   * same, but the test server has no partial indexes (see ServerProfile in common), and this works
+   * on every server.
    */
   ticketLock: Types.ObjectId;
   /**
@@ -96,9 +97,9 @@ export function versionAfterSave(order: OrderDoc): number {
 }
 
 /**
- * Puts the order's ticket (the replica) in place of its id, for responses. A single order does not
- * use populate(): populate queries `{ _id: { $in: [...] } }`, which FerretDB (tests, dev stack)
- * answers with a scan of the whole collection, while findById is a key lookup on both servers.
+ * Puts the order's ticket (the replica) in place of its id, for responses: one read by _id, the
+ * lookup every server answers from its key. (populate() would send `{ _id: { $in: [...] } }`,
+ * which a server without indexed filters answers with a collection scan, see ServerProfile.)
  */
 export async function withTicket(order: OrderDoc): Promise<OrderDoc> {
   const ticket = await Ticket.findById(order.ticket);

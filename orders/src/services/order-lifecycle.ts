@@ -35,8 +35,7 @@ import type { TicketDoc } from '../models/ticket';
 
 /**
  * Runs the changes of one order one after another within this process (see runExclusive in common:
- * FerretDB's conditional updates are not atomic, so two saves guarded by one version could both
- * succeed there). It also keeps a change from racing the relay's removal of the previous event.
+ * where conditional updates are not atomic, two saves guarded by one version could both succeed). It also keeps a change from racing the relay's removal of the previous event.
  */
 function oneAtATime<T>(orderId: string, task: () => Promise<T>): Promise<T> {
   return runExclusive(orderKey(orderId), task);
@@ -77,13 +76,13 @@ export async function createOrder(
     try {
       // One insert checks and reserves: the unique ticketLock refuses a second order holding this
       // ticket and the unique userSlot a second order in this slot (unique indexes are atomic on
-      // FerretDB too). Under the order's lock, so that a change triggered by order:created (an
+      // every server, see ServerProfile). Under the order's lock, so that a change triggered by order:created (an
       // expiration, a payment) waits until the relay has popped it.
       await oneAtATime(order._id.toHexString(), () => relay.commit(order));
       return order;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
-      // FerretDB's duplicate-key error does not name the index: ask which of the two it was.
+      // A duplicate-key error need not name the index (see ServerProfile): ask which of the two it was.
       if ((await Order.exists({ ticketLock: input.ticket._id })) !== null) {
         throw new BadRequestError('The ticket is already reserved', 'TICKET_RESERVED', 'ticketId');
       }

@@ -1,4 +1,4 @@
-import { VersionConflictError, guardOf, runExclusive } from '@ticketing/common';
+import { VersionConflictError, deleteIfVersion, runExclusive } from '@ticketing/common';
 import { Payment, PaymentStatus, type PaymentDoc } from '../models/payment';
 
 /**
@@ -6,7 +6,8 @@ import { Payment, PaymentStatus, type PaymentDoc } from '../models/payment';
  * a write of whoever no longer holds the claim (a request whose lease ran out and whose claim a
  * reconciler took, a reconciler whose lease ran out) changes nothing and answers false, so of the
  * request and the reconcilers exactly one settles a claim. Within a process the writes to one claim
- * also run one at a time (see runExclusive: FerretDB's conditional writes are not atomic).
+ * also run one at a time (see runExclusive: where conditional writes are not atomic, that is what
+ * keeps two of them from both winning).
  */
 
 const claimKey = (payment: PaymentDoc): string => `payment-claim:${payment._id.toHexString()}`;
@@ -45,19 +46,12 @@ export function markUnknown(payment: PaymentDoc, stripeStatus?: string): Promise
 
 /**
  * Deletes the claim, which frees the order for another payment: only when nothing was charged. The
- * delete is guarded like the saves (the version in the filter on MongoDB; on FerretDB, whose filters
- * other than a bare _id scan the collection, a read by _id first, see VersionGuard).
+ * delete is guarded like the saves (see deleteIfVersion in common).
  */
 export function release(payment: PaymentDoc): Promise<boolean> {
-  return exclusive(payment, async () => {
-    const id = payment._id;
-    const unsettled = [PaymentStatus.Pending, PaymentStatus.Unknown];
-    if ((await guardOf(Payment.db)) === 'filter') {
-      const filter = { _id: id, version: payment.version, status: { $in: unsettled } };
-      return (await Payment.deleteOne(filter)).deletedCount === 1;
-    }
-    const stored = await Payment.findById(id).select({ version: 1, status: 1 }).lean();
-    if (stored === null || stored.version !== payment.version || !unsettled.includes(stored.status)) return false;
-    return (await Payment.deleteOne({ _id: id })).deletedCount === 1;
-  });
+  return exclusive(payment, () =>
+    deleteIfVersion(Payment, payment._id, payment.version, {
+      status: { $in: [PaymentStatus.Pending, PaymentStatus.Unknown] },
+    }),
+  );
 }

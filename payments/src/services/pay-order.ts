@@ -69,7 +69,8 @@ type Claim = { kind: 'new'; payment: PaymentDoc } | { kind: 'existing'; payment:
 /**
  * Inserts the pending payment that reserves the order; the unique orderId index lets one request
  * win. A loser gets the claim that won instead. No "already paid?" read first: the insert answers it
- * (and on FerretDB a query by orderId scans the whole collection, so it runs only on a conflict).
+ * (and where filters are not indexed, see ServerProfile, a query by orderId scans the whole
+ * collection, so it runs only on a conflict).
  */
 async function claim(order: OrderDoc, leaseMs: number): Promise<Claim> {
   const orderId = order._id.toHexString();

@@ -22,9 +22,9 @@ export function newsOf(ticket: Pick<TicketDoc, '_id' | 'version' | 'orderId' | '
  * The order of the tickets for sale, newest first, kept in memory by every replica of this service
  * so that a page of the listing costs the same whatever the number of tickets ever listed.
  *
- * Why not a query: FerretDB (the embedded default) pushes down only a bare `_id` equality, so
- * `{ orderId: { $exists: false } }` sorted by `_id` scans the whole collection on every request
- * (about 1 s over 10,000 tickets). Here the listing holds only ids and versions; a page is then
+ * Why not a query: where filters are not indexed (ServerProfile.indexedFilters in common: the test
+ * and dev server pushes down only a bare `_id` equality), `{ orderId: { $exists: false } }` sorted
+ * by `_id` scans the whole collection on every request (about 1 s over 10,000 tickets). Here the listing holds only ids and versions; a page is then
  * read by bare `_id` lookups, the one read every server answers from its primary key, and each
  * ticket is checked again on the stored copy, so the page is never staler than a read.
  *
