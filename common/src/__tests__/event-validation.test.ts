@@ -1,4 +1,4 @@
-import { OrderStatus, Subjects, isValidEventData, type EventData } from '..';
+import { OrderStatus, Subjects, eventDataProblem, isValidEventData, type EventData } from '..';
 
 /**
  * What the listeners accept as a payload and what they set aside as poison, field by field. Valid
@@ -152,5 +152,27 @@ describe('event payload validation', () => {
   it("rejects another subject's payload", () => {
     expect(isValidEventData(Subjects.OrderCreated, samples[Subjects.OrderCancelled])).toBe(false);
     expect(isValidEventData(Subjects.TicketCreated, samples[Subjects.ExpirationComplete])).toBe(false);
+  });
+
+  it.each(subjects)('names the failing field of a rejected %s payload, and nothing for a valid one', (subject) => {
+    expect(eventDataProblem(subject, samples[subject])).toBeUndefined();
+    for (const m of rejected[subject]) {
+      const problem = eventDataProblem(subject, mutate(samples[subject], m));
+      expect([show(m), problem?.startsWith(`${m[0]}: `)]).toEqual([show(m), true]);
+    }
+  });
+
+  it('says what is wrong with the field', () => {
+    const cancelled = samples[Subjects.OrderCancelled];
+    expect(eventDataProblem(Subjects.OrderCancelled, { ...cancelled, ticket: { id: 'x' } })).toBe(
+      "ticket.id: Expected string to match '^[a-fA-F0-9]{24}$'",
+    );
+    expect(eventDataProblem(Subjects.OrderCancelled, mutate(cancelled, ['version', undefined]))).toBe(
+      'version: Expected required property',
+    );
+    expect(eventDataProblem(Subjects.OrderCancelled, { ...cancelled, version: -1 })).toBe(
+      'version: Expected integer to be greater or equal to 0',
+    );
+    expect(eventDataProblem(Subjects.OrderCancelled, null)).toBe('payload: Expected object');
   });
 });
