@@ -144,6 +144,34 @@ describe('JetStream bus', () => {
     );
   });
 
+  it('dead-letters a payload that breaks its contract at once, naming the subject and the field', async () => {
+    const bus = await freshBus();
+    const listener = new FlakyListener(bus, 'svc-shape', () => false).listen();
+    const wrong = { ...cancelled(1), ticket: { id: 'not-an-object-id' } };
+
+    await publishRawJetStream(
+      natsTestConfig().url,
+      bus.channel(Subjects.OrderCancelled),
+      JSON.stringify({
+        id: 'event-wrong-shape',
+        subject: Subjects.OrderCancelled,
+        time: new Date().toISOString(),
+        data: wrong,
+      }),
+    );
+
+    const letters = await eventually(async () => {
+      const found = await listDeadLetters({ url: natsTestConfig().url, channelPrefix: bus.names.prefix });
+      expect(found).toHaveLength(1);
+      return found;
+    });
+    expect(letters[0]).toMatchObject({
+      reason: "invalid order:cancelled payload: ticket.id: Expected string to match '^[a-fA-F0-9]{24}$'",
+      deliveries: 1,
+    });
+    expect(listener.deliveries).toHaveLength(0);
+  });
+
   it('replays a dead letter to the consumer that failed it only, and removes it from the dead letters', async () => {
     const bus = await freshBus(2);
     let healthy = false;

@@ -1,69 +1,103 @@
-import type { OrderStatus, Subjects } from './subjects';
+import { FormatRegistry, Type, type Static, type TLiteral, type TObject, type TProperties } from '@sinclair/typebox';
+import { OrderStatus, Subjects } from './subjects';
 
 /**
- * The typed contracts of the bus. Prices travel as decimal numbers with at most two decimals
- * (19.99); use toCents() before doing arithmetic with them. Dates travel as ISO-8601 strings.
+ * The contracts of the bus: one TypeBox schema per event, the only definition of its payload. The
+ * TypeScript type (TicketCreatedEvent, …) is derived from it with Static, and validate.ts compiles
+ * the same schema into the check every listener runs on what it receives: a payload that fails it is
+ * poison. Fields a schema does not name are allowed (a newer publisher may add some).
+ *
+ * Prices travel as decimal numbers with at most two decimals (19.99); use toCents() before doing
+ * arithmetic with them. Dates travel as ISO-8601 strings.
  */
-export interface TicketCreatedEvent {
-  subject: Subjects.TicketCreated;
-  data: { id: string; version: number; title: string; price: number; userId: string };
-}
 
-export interface TicketUpdatedEvent {
-  subject: Subjects.TicketUpdated;
-  data: {
-    id: string;
-    version: number;
-    title: string;
-    price: number;
-    userId: string;
-    /** The order holding the ticket (active or complete); absent while it is for sale. */
-    orderId?: string;
-    /** True once the holding order is complete: sold for good. Absent otherwise. */
-    sold?: boolean;
-  };
-}
+/** A MongoDB ObjectId in hex, either case. */
+const Id = Type.String({ pattern: '^[a-fA-F0-9]{24}$' });
+/** The owner's version of the record: a non-negative integer. */
+const Version = Type.Integer({ minimum: 0 });
+const Text = Type.String({ minLength: 1 });
+/** A positive finite number (the compiled check refuses NaN and Infinity). */
+const Price = Type.Number({ exclusiveMinimum: 0 });
 
-export interface OrderCreatedEvent {
-  subject: Subjects.OrderCreated;
-  data: {
-    id: string;
-    version: number;
-    status: OrderStatus;
-    userId: string;
-    expiresAt: string;
-    ticket: { id: string; price: number };
-  };
-}
+const PARSABLE_DATE = 'ticketing-parsable-date';
+// Any string Date.parse reads: the publishers send toISOString(), the check only asks for a date.
+FormatRegistry.Set(PARSABLE_DATE, (value) => !Number.isNaN(Date.parse(value)));
+const DateString = Type.String({ format: PARSABLE_DATE });
 
-export interface OrderCancelledEvent {
-  subject: Subjects.OrderCancelled;
-  data: { id: string; version: number; ticket: { id: string } };
-}
+/** The schema of one event: its subject (a literal: the wire contract) and its payload. */
+const event = <S extends Subjects, P extends TProperties>(subject: S, data: P) =>
+  Type.Object({ subject: Type.Literal(subject), data: Type.Object(data) });
 
-export interface OrderCompletedEvent {
-  subject: Subjects.OrderCompleted;
-  data: { id: string; version: number; ticket: { id: string } };
-}
+export const TicketCreatedSchema = event(Subjects.TicketCreated, {
+  id: Id,
+  version: Version,
+  title: Text,
+  price: Price,
+  userId: Text,
+});
+export type TicketCreatedEvent = Static<typeof TicketCreatedSchema>;
 
-export interface ExpirationCompleteEvent {
-  subject: Subjects.ExpirationComplete;
-  data: { orderId: string };
-}
+export const TicketUpdatedSchema = event(Subjects.TicketUpdated, {
+  id: Id,
+  version: Version,
+  title: Text,
+  price: Price,
+  userId: Text,
+  /** The order holding the ticket (active or complete); absent while it is for sale. */
+  orderId: Type.Optional(Id),
+  /** True once the holding order is complete: sold for good. Absent otherwise. */
+  sold: Type.Optional(Type.Boolean()),
+});
+export type TicketUpdatedEvent = Static<typeof TicketUpdatedSchema>;
 
-export interface PaymentCreatedEvent {
-  subject: Subjects.PaymentCreated;
-  data: { id: string; orderId: string; stripeId: string };
-}
+export const OrderCreatedSchema = event(Subjects.OrderCreated, {
+  id: Id,
+  version: Version,
+  status: Type.Enum(OrderStatus),
+  userId: Text,
+  expiresAt: DateString,
+  ticket: Type.Object({ id: Id, price: Price }),
+});
+export type OrderCreatedEvent = Static<typeof OrderCreatedSchema>;
+
+export const OrderCancelledSchema = event(Subjects.OrderCancelled, {
+  id: Id,
+  version: Version,
+  ticket: Type.Object({ id: Id }),
+});
+export type OrderCancelledEvent = Static<typeof OrderCancelledSchema>;
+
+export const OrderCompletedSchema = event(Subjects.OrderCompleted, {
+  id: Id,
+  version: Version,
+  ticket: Type.Object({ id: Id }),
+});
+export type OrderCompletedEvent = Static<typeof OrderCompletedSchema>;
+
+export const ExpirationCompleteSchema = event(Subjects.ExpirationComplete, { orderId: Id });
+export type ExpirationCompleteEvent = Static<typeof ExpirationCompleteSchema>;
+
+export const PaymentCreatedSchema = event(Subjects.PaymentCreated, { id: Id, orderId: Id, stripeId: Text });
+export type PaymentCreatedEvent = Static<typeof PaymentCreatedSchema>;
 
 /**
  * A session was ended (signout): every service refuses its token from now on. `id` is the session id
  * (the token's `sid`); `expiresAt` is when the token expires anyway, after which nobody keeps it.
  */
-export interface SessionRevokedEvent {
-  subject: Subjects.SessionRevoked;
-  data: { id: string; userId: string; expiresAt: string };
-}
+export const SessionRevokedSchema = event(Subjects.SessionRevoked, { id: Id, userId: Text, expiresAt: DateString });
+export type SessionRevokedEvent = Static<typeof SessionRevokedSchema>;
+
+/** Every event's schema by subject: what validate.ts compiles. */
+export const eventSchemas = {
+  [Subjects.TicketCreated]: TicketCreatedSchema,
+  [Subjects.TicketUpdated]: TicketUpdatedSchema,
+  [Subjects.OrderCreated]: OrderCreatedSchema,
+  [Subjects.OrderCancelled]: OrderCancelledSchema,
+  [Subjects.OrderCompleted]: OrderCompletedSchema,
+  [Subjects.ExpirationComplete]: ExpirationCompleteSchema,
+  [Subjects.PaymentCreated]: PaymentCreatedSchema,
+  [Subjects.SessionRevoked]: SessionRevokedSchema,
+} as const satisfies { [S in Subjects]: TObject<{ subject: TLiteral<S>; data: TObject }> };
 
 export type BusEvent =
   | TicketCreatedEvent

@@ -4,7 +4,7 @@ import { requestContext } from '../log';
 import { eventHandlingDuration, eventLag, secondsSince, type EventOutcome } from '../metrics';
 import type { Bus, DeliveredMessage } from './bus';
 import type { BusEvent, EventEnvelope } from './events';
-import { isValidEventData } from './validate';
+import { eventDataProblem } from './validate';
 
 export interface MessageContext {
   eventId: string;
@@ -102,9 +102,12 @@ export abstract class Listener<E extends BusEvent> {
 
   private async handleOnce(msg: DeliveredMessage): Promise<EventOutcome> {
     const envelope = parseEnvelope(msg.data);
-    if (envelope === undefined || !isValidEventData(this.subject, envelope.data)) {
-      this.log.error({ sequence: msg.sequence, raw: msg.data.slice(0, 500) }, 'poison message set aside');
-      msg.deadLetter(envelope === undefined ? 'not a JSON event envelope' : `invalid ${this.subject} payload`);
+    const problem = envelope === undefined ? undefined : eventDataProblem(this.subject, envelope.data);
+    if (envelope === undefined || problem !== undefined) {
+      const reason =
+        envelope === undefined ? 'not a JSON event envelope' : `invalid ${this.subject} payload: ${problem}`;
+      this.log.error({ sequence: msg.sequence, reason, raw: msg.data.slice(0, 500) }, 'poison message set aside');
+      msg.deadLetter(reason);
       return 'poison';
     }
     const publishedAt = typeof envelope.time === 'string' ? new Date(envelope.time) : undefined;
