@@ -26,6 +26,7 @@ COPY orders/package.json orders/
 COPY expiration/package.json expiration/
 COPY payments/package.json payments/
 COPY client/package.json client/
+COPY infra/dev/package.json infra/dev/
 
 # ---------------------------------------------------------------------------------------------
 # Full dependencies (root dev tools such as typescript and tsx included) of common and the five

@@ -1,5 +1,5 @@
 // One jest run for the whole monorepo: every workspace's tests share the servers that globalSetup starts
-// once (see common/src/testing/infra.ts and docs/infrastructure.md).
+// once (see infra/dev/lib/infra.ts and docs/infrastructure.md).
 //
 // Two projects: "stan" runs every test file on NATS Streaming (the default transport); "jetstream"
 // runs the event suites again on NATS JetStream (EVENT_BUS=jetstream, set by its setup file), plus
@@ -35,6 +35,7 @@ const shared = {
   moduleNameMapper: {
     '^@ticketing/common$': '<rootDir>/common/src/index.ts',
     '^@ticketing/common/testing$': '<rootDir>/common/src/testing/index.ts',
+    '^@ticketing/devinfra$': '<rootDir>/infra/dev/index.ts',
   },
   // Keeps built copies (dist/) and local server data out of jest's module map and watch mode.
   modulePathIgnorePatterns: ['<rootDir>/[^/]+/dist/', '<rootDir>/.tools/', '<rootDir>/.data/'],
@@ -59,12 +60,12 @@ module.exports = {
       displayName: 'jetstream',
       testMatch: [...BOTH_TRANSPORTS, '<rootDir>/{common,test,infra}/**/*.jetstream.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/[^/]+/dist/'],
-      setupFiles: ['<rootDir>/common/src/testing/jest-jetstream-env.ts'],
+      setupFiles: ['<rootDir>/infra/dev/lib/jest-jetstream-env.ts'],
     },
   ],
   watchPathIgnorePatterns: ['<rootDir>/.tools/', '<rootDir>/.data/'],
-  globalSetup: '<rootDir>/common/src/testing/jest-global-setup.ts',
-  globalTeardown: '<rootDir>/common/src/testing/jest-global-teardown.ts',
+  globalSetup: '<rootDir>/infra/dev/lib/jest-global-setup.ts',
+  globalTeardown: '<rootDir>/infra/dev/lib/jest-global-teardown.ts',
   testTimeout: 30000,
   maxWorkers: 2,
 };

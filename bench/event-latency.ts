@@ -28,14 +28,8 @@ import {
   JetStreamBus,
   StanBus,
 } from '@ticketing/common';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  connectNats,
-  silentLogger,
-  startNatsJetStream,
-  startNatsStreaming,
-} from '@ticketing/common/testing';
+import { startNatsJetStream, startNatsStreaming } from '@ticketing/devinfra';
+import { AckPolicy, DeliverPolicy, connectNats, silentLogger } from '@ticketing/common/testing';
 import nats, { type Stan } from 'node-nats-streaming';
 
 const SAMPLES = Number(process.env['SAMPLES'] ?? 100);

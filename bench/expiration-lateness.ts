@@ -14,7 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { OrderStatus, Subjects, makeClientId, type EventEnvelope, StanBus } from '@ticketing/common';
-import { silentLogger, startNatsStreaming, startRedis } from '@ticketing/common/testing';
+import { startNatsStreaming, startRedis } from '@ticketing/devinfra';
+import { silentLogger } from '@ticketing/common/testing';
 import { OrderCancelledListener } from '../expiration/src/events/listeners/order-cancelled-listener';
 import { OrderCompletedListener } from '../expiration/src/events/listeners/order-completed-listener';
 import { OrderCreatedListener } from '../expiration/src/events/listeners/order-created-listener';

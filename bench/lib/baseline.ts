@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { spawnManaged, waitUntilReady } from '../../common/src/testing/infra-process';
-import { repoRoot } from '../../common/src/testing/infra-tools';
+import { spawnManaged, waitUntilReady, repoRoot } from '@ticketing/devinfra';
 
 /** The channel the baseline subscriber listens on (not one of the system's). */
 export const BASELINE_CHANNEL = 'bench.baseline.ticket-created';

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { aptInstall, canAptInstall } from '../../common/src/testing/infra-apt';
-import { findOnPath } from '../../common/src/testing/infra-process';
+import { aptInstall, canAptInstall, findOnPath } from '@ticketing/devinfra';
 
 /**
  * podman, as `npm run test:deploy` needs it: installed from Debian when missing, and configured through

@@ -40,7 +40,7 @@ function standInSpecs(base: string, toolsBin: string, workDir: string): Array<[k
     return { tag: '', dockerfile: path.join(context, 'Containerfile'), context };
   };
   // stripe-mock keeps no state, so no PaymentIntent it answers ever succeeds: as in the tests, Stripe's
-  // test mode (common/src/testing/stripe-test-mode.ts, compiled) runs in front of it, on the port
+  // test mode (infra/dev/lib/stripe-test-mode.ts, compiled) runs in front of it, on the port
   // payments is given, with stripe-mock behind it on loopback.
   const stripeStandIn = (): BuildSpec => {
     const spec = copyBinary(
@@ -49,8 +49,9 @@ function standInSpecs(base: string, toolsBin: string, workDir: string): Array<[k
       `FROM ${base}\nCOPY stripe-mock /usr/local/bin/stripe-mock\nCOPY ${STRIPE_FRONT_FILES.join(' ')} front.js entrypoint.sh /stripe/\nUSER 1000:1000\nENTRYPOINT ["/bin/sh", "/stripe/entrypoint.sh"]\n`,
     );
     for (const file of STRIPE_FRONT_FILES) {
-      const compiled = path.join(toolsBin, '..', '..', 'common', 'dist', 'testing', file);
-      if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npm run build -w common\` first`);
+      const compiled = path.join(toolsBin, '..', '..', 'infra', 'dev', 'dist', 'lib', file);
+      if (!existsSync(compiled))
+        throw new Error(`${compiled} is missing: run \`npm run build -w @ticketing/devinfra\` first`);
       copyFileSync(compiled, path.join(spec.context, file));
     }
     writeFileSync(

@@ -4,7 +4,7 @@
  * SIGTERM within the grace period.
  */
 import { randomBytes } from 'node:crypto';
-import { mongoPing } from '../../common/src/testing/infra-probes';
+import { mongoPing } from '@ticketing/devinfra';
 import type { AppImage } from './app-images';
 import { aliases, containerIp, logsOf, securityArgs, startContainer, waitForProbe } from './containers';
 import { HttpsClient, purchaseFlow } from './flow';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { aptInstall, canAptInstall } from '../../common/src/testing/infra-apt';
-import { findOnPath, isExecutableFile } from '../../common/src/testing/infra-process';
+import { aptInstall, canAptInstall } from './lib/infra-apt';
+import { findOnPath, isExecutableFile } from './lib/infra-process';
 
 /**
  * The browser the browser tests drive (playwright-core with `executablePath`): Debian's chromium.

@@ -21,6 +21,8 @@ export * from './lib/tcp-proxy';
 export * from './lib/stripe-test-mode';
 
 export * from './stack';
+// lib/ and stack/ each name the same `(line: string) => void` type Log; this is the one exported.
+export type { Log } from './lib/infra';
 export { npmCommand } from './stack/build';
 export * from './gateway';
 export type { StackStatus } from './status-page';

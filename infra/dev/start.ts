@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { findOnPath } from '../../common/src/testing/infra-process';
+import { findOnPath } from './lib/infra-process';
 import { startStack, type Stack } from './stack';
 
 const SUPERVISED = 'TICKETING_STACK_SUPERVISED';

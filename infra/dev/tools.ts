@@ -3,7 +3,7 @@
  * into .tools/bin and prints where each one is. Exits 1 with one message saying what is missing and
  * how to provide it.
  */
-import { ALL_TOOLS, ensureTools, type ToolStatus } from '../../common/src/testing/infra';
+import { ALL_TOOLS, ensureTools, type ToolStatus } from './lib/infra';
 
 function table(statuses: ToolStatus[]): string {
   const rows = [

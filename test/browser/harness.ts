@@ -3,8 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ensureChromium } from '../../infra/dev/chromium';
-import type { Stack } from '../../infra/dev/stack';
+import { ensureChromium, type Stack } from '@ticketing/devinfra';
 import { startE2eStack } from '../e2e/harness';
 
 /**

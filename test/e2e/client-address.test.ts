@@ -1,4 +1,4 @@
-import type { Stack } from '../../infra/dev/stack';
+import type { Stack } from '@ticketing/devinfra';
 import { STACK_START_TIMEOUT_MS, errorCode, startE2eStack } from './harness';
 
 /**

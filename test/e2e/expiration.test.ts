@@ -1,5 +1,5 @@
 import { eventually } from '@ticketing/common/testing';
-import type { Stack } from '../../infra/dev/stack';
+import type { Stack } from '@ticketing/devinfra';
 import {
   STACK_START_TIMEOUT_MS,
   errorCode,

@@ -1,8 +1,7 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
-import { freePort } from '@ticketing/common/testing';
-import { ingressRoutes, sendJson, startGateway, type Gateway } from '../../infra/dev/gateway';
+import { freePort, ingressRoutes, sendJson, startGateway, type Gateway } from '@ticketing/devinfra';
 
 /**
  * The dev gateway against stand-in services (plain HTTP servers that echo what they received), so

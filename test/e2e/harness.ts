@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eventually, testDatabaseName } from '@ticketing/common/testing';
 import { ResponseValidator } from '../../api/validate-response';
-import { startStack, type Stack, type StackOptions } from '../../infra/dev/stack';
+import { startStack, type Stack, type StackOptions } from '@ticketing/devinfra';
 
 /**
  * End-to-end helpers: the whole system as separate processes (infra/dev/stack/) behind the gateway,

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { eventually, freePort, repoRoot } from '@ticketing/common/testing';
-import { npmCommand } from '../../infra/dev/stack/build';
+import { freePort, repoRoot, npmCommand } from '@ticketing/devinfra';
+import { eventually } from '@ticketing/common/testing';
 import { STACK_START_TIMEOUT_MS } from './harness';
 
 /**

@@ -2,8 +2,7 @@ import { eventually } from '@ticketing/common/testing';
 import { parseMetrics, type MetricSample } from '../../common/src/metrics/parse';
 import { openApiDocument, operations } from '../../api/openapi';
 import { queriedMetrics } from '../../infra/grafana/dashboard';
-import type { StackStatus } from '../../infra/dev/status-page';
-import type { Stack } from '../../infra/dev/stack';
+import type { StackStatus, Stack } from '@ticketing/devinfra';
 import { STACK_START_TIMEOUT_MS, orderWhenKnown, payWhenKnown, sellTicket, signUp, startE2eStack } from './harness';
 
 /**

@@ -1,5 +1,5 @@
 import { eventually, testMongoUri } from '@ticketing/common/testing';
-import type { Stack } from '../../infra/dev/stack';
+import type { Stack } from '@ticketing/devinfra';
 import { requestJson } from '../fault/support/http-client';
 import { ensureBuilt, startServiceProcess, type ServiceProcess } from '../fault/support/service-process';
 import {

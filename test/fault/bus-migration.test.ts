@@ -1,15 +1,13 @@
 import { jetStreamNames, stanBacklog } from '@ticketing/common';
+import { busServerEnv, startBusServer, type BusServer } from '@ticketing/devinfra';
 import {
   TEST_JWT_KEY,
-  busServerEnv,
   eventually,
   sessionCookie,
-  startBusServer,
   testDatabaseName,
   testMongoUri,
   withDatabase,
   withJetStream,
-  type BusServer,
 } from '@ticketing/common/testing';
 import { newId, openDatabase, type Database } from './support/fixtures';
 import { requestJson } from './support/http-client';

@@ -1,15 +1,7 @@
 import http from 'node:http';
 import { Subjects, countUnpublished, type Bus } from '@ticketing/common';
-import {
-  TEST_JWT_KEY,
-  sessionCookie,
-  startBusServer,
-  busServerEnv,
-  testBusTransport,
-  testMongoUri,
-  eventually,
-  type BusServer,
-} from '@ticketing/common/testing';
+import { startBusServer, busServerEnv, type BusServer } from '@ticketing/devinfra';
+import { TEST_JWT_KEY, sessionCookie, testBusTransport, testMongoUri, eventually } from '@ticketing/common/testing';
 import { EventCounter, connectPrivateBus, figure, newId, openDatabase, type Database } from './support/fixtures';
 import { RequestFailed, requestJson } from './support/http-client';
 import { describeService, ensureBuilt, startServiceProcess, type ServiceProcess } from './support/service-process';

@@ -1,13 +1,6 @@
 import { Publisher, Subjects, type Bus, type TicketCreatedEvent, type TicketUpdatedEvent } from '@ticketing/common';
-import {
-  TEST_JWT_KEY,
-  eventually,
-  startBusServer,
-  busServerEnv,
-  testBusTransport,
-  testMongoUri,
-  type BusServer,
-} from '@ticketing/common/testing';
+import { startBusServer, busServerEnv, type BusServer } from '@ticketing/devinfra';
+import { TEST_JWT_KEY, eventually, testBusTransport, testMongoUri } from '@ticketing/common/testing';
 import { connectPrivateBus, figure, newId, openDatabase, type Database } from './support/fixtures';
 import { describeService, ensureBuilt, startServiceProcess, type ServiceProcess } from './support/service-process';
 

@@ -1,18 +1,20 @@
 import { OrderStatus, Publisher, Subjects, type Bus, type OrderCreatedEvent } from '@ticketing/common';
 import {
+  startMongo,
+  startBusServer,
+  busServerEnv,
+  type MongoServer,
+  type BusServer,
+  externalServer,
+} from '@ticketing/devinfra';
+import {
   EventProbe,
   TEST_JWT_KEY,
   eventually,
   sessionCookie,
-  startMongo,
-  startBusServer,
-  busServerEnv,
   testBusTransport,
   withDatabase,
-  type MongoServer,
-  type BusServer,
 } from '@ticketing/common/testing';
-import { externalServer } from '../../common/src/testing/infra-tools';
 import { connectPrivateBus, figure, newId, pause, tempDir } from './support/fixtures';
 import { requestJson, type JsonResponse } from './support/http-client';
 import { describeService, ensureBuilt, startServiceProcess, type ServiceProcess } from './support/service-process';

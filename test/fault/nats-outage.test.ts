@@ -1,18 +1,15 @@
 import http from 'node:http';
 import { countUnpublished } from '@ticketing/common';
+import { startBusServer, busServerEnv, type BusServer, externalServer } from '@ticketing/devinfra';
 import {
   TEST_JWT_KEY,
   eventually,
   sessionCookie,
-  startBusServer,
-  busServerEnv,
   testBusTransport,
   testDatabaseName,
   testMongoUri,
   withDatabase,
-  type BusServer,
 } from '@ticketing/common/testing';
-import { externalServer } from '../../common/src/testing/infra-tools';
 import { figure, newId, openDatabase, pause, tempDir, type Database } from './support/fixtures';
 import { requestJson } from './support/http-client';
 import { describeService, ensureBuilt, startServiceProcess, type ServiceProcess } from './support/service-process';

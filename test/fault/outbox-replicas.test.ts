@@ -1,16 +1,12 @@
 import { OUTBOX_CHECKPOINTS, Subjects, type Bus, type OutboxCheckpoint, type OutboxEntry } from '@ticketing/common';
+import { startBusServer, busServerEnv, startTcpProxy, type BusServer, type TcpProxy } from '@ticketing/devinfra';
 import {
   EventProbe,
   TEST_JWT_KEY,
   eventually,
   sessionCookie,
-  startBusServer,
-  busServerEnv,
   testBusTransport,
-  startTcpProxy,
   testMongoUri,
-  type BusServer,
-  type TcpProxy,
 } from '@ticketing/common/testing';
 import mongoose from 'mongoose';
 import { connectPrivateBus, newId, openDatabase, type Database } from './support/fixtures';

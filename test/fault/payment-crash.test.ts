@@ -1,18 +1,20 @@
 import { Publisher, Subjects, type Bus, type TicketCreatedEvent } from '@ticketing/common';
 import {
-  TEST_JWT_KEY,
-  eventually,
-  sessionCookie,
   startNatsStreaming,
   startStripeTestMode,
   startTcpProxy,
   stripeCalls,
-  testMongoUri,
-  testStripeMockUrl,
-  withDatabase,
   type NatsStreamingServer,
   type StripeTestMode,
   type TcpProxy,
+} from '@ticketing/devinfra';
+import {
+  TEST_JWT_KEY,
+  eventually,
+  sessionCookie,
+  testMongoUri,
+  testStripeMockUrl,
+  withDatabase,
 } from '@ticketing/common/testing';
 import mongoose from 'mongoose';
 import { connectPrivateBus, figure, newId, openDatabase, type Database } from './support/fixtures';

@@ -1,14 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  TEST_JWT_KEY,
-  busServerEnv,
-  startBusServer,
-  testBusTransport,
-  testMongoUri,
-  type BusServer,
-} from '@ticketing/common/testing';
-import { StartError } from '../../common/src/testing/infra-process';
+import { busServerEnv, startBusServer, type BusServer, StartError } from '@ticketing/devinfra';
+import { TEST_JWT_KEY, testBusTransport, testMongoUri } from '@ticketing/common/testing';
 import { ensureBuilt, startServiceProcess } from './support/service-process';
 
 /**

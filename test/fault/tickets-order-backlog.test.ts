@@ -1,14 +1,12 @@
 import { Publisher, Subjects, OrderStatus, type Bus, type EventData } from '@ticketing/common';
+import { startBusServer, busServerEnv, type BusServer } from '@ticketing/devinfra';
 import {
   EventProbe,
   TEST_JWT_KEY,
   eventually,
   sessionCookie,
-  startBusServer,
-  busServerEnv,
   testBusTransport,
   testMongoUri,
-  type BusServer,
 } from '@ticketing/common/testing';
 import type { OrderCancelledEvent, OrderCompletedEvent, OrderCreatedEvent } from '@ticketing/common';
 import { randomUUID } from 'node:crypto';

@@ -13,17 +13,15 @@ import {
   type CreateBusOptions,
   type EventEnvelope,
 } from '..';
+import { freePort, startBusServer, type BusServer } from '@ticketing/devinfra';
 import {
   EventProbe,
   connectTestBus,
   eventually,
-  freePort,
   natsTestConfig,
   silentLogger,
-  startBusServer,
   testBusTransport,
   testChannelPrefix,
-  type BusServer,
 } from '../testing';
 
 const TICKET_ID = '64b7f0c2a1b2c3d4e5f60718';

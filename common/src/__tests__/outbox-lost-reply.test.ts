@@ -12,16 +12,8 @@ import {
   type Versioned,
   type WithOutbox,
 } from '..';
-import {
-  EventProbe,
-  connectTestBus,
-  eventually,
-  silentLogger,
-  startTcpProxy,
-  testMongoUri,
-  type HeldCommand,
-  type TcpProxy,
-} from '../testing';
+import { startTcpProxy, type HeldCommand, type TcpProxy } from '@ticketing/devinfra';
+import { EventProbe, connectTestBus, eventually, silentLogger, testMongoUri } from '../testing';
 
 /**
  * A save whose reply is lost: a TCP proxy in front of the database holds the write, cuts the

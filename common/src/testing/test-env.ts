@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BusTransport } from '../events/bus';
-import { repoRoot } from './infra-tools';
 
 /**
  * Helpers for inside a test file. The servers are shared by every test file of a run (jest
@@ -15,7 +15,7 @@ function requireEnv(name: string): string {
   if (value === undefined || value === '') {
     throw new Error(
       `${name} is not set: run the tests with jest from the repository root, whose globalSetup ` +
-        '(common/src/testing/jest-global-setup.ts) starts the test servers',
+        '(infra/dev/lib/jest-global-setup.ts) starts the test servers',
     );
   }
   return value;
@@ -30,11 +30,27 @@ function currentTestPath(): string | undefined {
   return typeof testPath === 'string' && testPath !== '' ? testPath : undefined;
 }
 
+/**
+ * The monorepo root (the nearest directory above this file or the working directory whose
+ * package.json declares "workspaces"), else the working directory. Only names the test databases.
+ */
 function rootOrCwd(): string {
+  for (const start of [__dirname, process.cwd()]) {
+    for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+      const pkg = path.join(dir, 'package.json');
+      if (existsSync(pkg) && declaresWorkspaces(pkg)) return dir;
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  return process.cwd();
+}
+
+function declaresWorkspaces(packageJson: string): boolean {
   try {
-    return repoRoot();
+    const parsed: unknown = JSON.parse(readFileSync(packageJson, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null && 'workspaces' in parsed;
   } catch {
-    return process.cwd();
+    return false;
   }
 }
 

@@ -1,6 +1,6 @@
 /** Starts the bus servers: NATS Streaming, or nats-server with JetStream, and the environment that points at one. */
 import { freePort, spawnManaged, startOnFreePort, waitUntilReady, type ManagedProcess } from './infra-process';
-import type { BusTransport } from '../events/bus';
+import type { BusTransport } from '@ticketing/common';
 import { expectHttp200, natsInfo } from './infra-probes';
 import { ensureTool, externalServer, stderrLog } from './infra-tools';
 import { HOST, once, portOf, readyOpts, requireBinary, withDataDir, type CommonStartOptions } from './infra-start';

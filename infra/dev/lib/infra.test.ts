@@ -15,7 +15,7 @@ import {
   testRedisUrl,
   testStripeUrl,
   withDatabase,
-} from './test-env';
+} from '@ticketing/common/testing';
 
 /** Sends one inline command and returns the first reply line. */
 function redisCommand(url: string, command: string): Promise<string> {
@@ -185,7 +185,7 @@ describe('testDatabaseName', () => {
     const name = testDatabaseName();
 
     expect(name).toMatch(/^[a-z0-9_]{1,38}$/);
-    expect(name).toMatch(/^t_common_infra_/);
+    expect(name).toMatch(/^t_infra_infra_/);
     expect(testDatabaseName()).toBe(name);
   });
 });

@@ -1,5 +1,5 @@
 import { startStripeTestMode, stripeCalls, type StripeTestMode } from './stripe-test-mode';
-import { testStripeMockUrl, testStripeUrl } from './test-env';
+import { testStripeMockUrl, testStripeUrl } from '@ticketing/common/testing';
 
 /**
  * Stripe's test mode in front of stripe-mock, spoken to as the Stripe client does (form bodies,

@@ -1,14 +1,8 @@
 import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../../common/src/testing/infra';
-import { expectHttp200 } from '../../../common/src/testing/infra-probes';
-import {
-  describeExit,
-  spawnManaged,
-  startOnFreePort,
-  waitUntilReady,
-  type ManagedProcess,
-} from '../../../common/src/testing/infra-process';
+import { repoRoot } from '../lib/infra';
+import { expectHttp200 } from '../lib/infra-probes';
+import { describeExit, spawnManaged, startOnFreePort, waitUntilReady, type ManagedProcess } from '../lib/infra-process';
 import { acquireBuildLock } from './build';
 import { indent, lastLines } from './text';
 import type { Log } from './types';

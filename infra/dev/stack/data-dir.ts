@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { removeTempDir, trackTempDir } from '../../../common/src/testing/infra-process';
+import { removeTempDir, trackTempDir } from '../lib/infra-process';
 
 /**
  * Where a stack keeps its data: .data/ (persistent, one stack at a time, held by a pid file) or a

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../../common/src/testing/infra';
+import { repoRoot } from '../lib/infra';
 import { apiPages } from '../api-pages';
 import { ingressRoutes, startGateway, type Gateway } from '../gateway';
 import { statusPages } from '../status-page';

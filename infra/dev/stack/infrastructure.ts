@@ -8,9 +8,9 @@ import {
   startStripeMock,
   type BusServer,
   type ToolName,
-} from '../../../common/src/testing/infra';
-import { startStripeTestMode } from '../../../common/src/testing/stripe-test-mode';
-import { EXTERNAL_SERVER_ENV, externalServer } from '../../../common/src/testing/infra-tools';
+} from '../lib/infra';
+import { startStripeTestMode } from '../lib/stripe-test-mode';
+import { EXTERNAL_SERVER_ENV, externalServer } from '../lib/infra-tools';
 import type { BusTransport } from '../../../common/src/events/bus';
 import { errorMessage } from './text';
 import { NEEDS, type InfraHandle, type InfraUrls, type Log, type ServiceName } from './types';

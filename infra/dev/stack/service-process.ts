@@ -1,13 +1,7 @@
 import path from 'node:path';
-import { repoRoot } from '../../../common/src/testing/infra';
-import { expectHttp200 } from '../../../common/src/testing/infra-probes';
-import {
-  freePort,
-  spawnManaged,
-  startOnFreePort,
-  waitUntilReady,
-  type ManagedProcess,
-} from '../../../common/src/testing/infra-process';
+import { repoRoot } from '../lib/infra';
+import { expectHttp200 } from '../lib/infra-probes';
+import { freePort, spawnManaged, startOnFreePort, waitUntilReady, type ManagedProcess } from '../lib/infra-process';
 import type { ServiceName } from './types';
 
 /**

@@ -1,4 +1,5 @@
 import { OrderStatus, OutboxRelay, Subjects, isMongoConnected, type Bus } from '@ticketing/common';
+import { startStripeTestMode, type StripeTestMode } from '@ticketing/devinfra';
 import {
   EventProbe,
   TEST_JWT_KEY,
@@ -7,9 +8,7 @@ import {
   connectTestMongo,
   sessionCookie,
   silentLogger,
-  startStripeTestMode,
   testStripeMockUrl,
-  type StripeTestMode,
 } from '@ticketing/common/testing';
 import type { Express } from 'express';
 import { Types } from 'mongoose';

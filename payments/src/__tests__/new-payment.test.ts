@@ -1,12 +1,6 @@
 import { OrderStatus, OutboxRelay, Subjects, countUnpublished, makeClientId, createBus } from '@ticketing/common';
-import {
-  TEST_JWT_KEY,
-  eventually,
-  freePort,
-  natsTestConfig,
-  silentLogger,
-  testChannelPrefix,
-} from '@ticketing/common/testing';
+import { freePort } from '@ticketing/devinfra';
+import { TEST_JWT_KEY, eventually, natsTestConfig, silentLogger, testChannelPrefix } from '@ticketing/common/testing';
 import { Types } from 'mongoose';
 import request from 'supertest';
 import { buildApp } from '../app';

@@ -1,4 +1,5 @@
-import { freePort, testStripeUrl } from '@ticketing/common/testing';
+import { freePort } from '@ticketing/devinfra';
+import { testStripeUrl } from '@ticketing/common/testing';
 import { metricsRegistry, parseMetrics, sumMetric } from '@ticketing/common';
 import { endpointOf } from '../stripe';
 import { stripeClientFor } from './harness';

@@ -1,5 +1,6 @@
 import { OrderStatus, Subjects } from '@ticketing/common';
-import { eventually, silentLogger, stripeCalls } from '@ticketing/common/testing';
+import { stripeCalls } from '@ticketing/devinfra';
+import { eventually, silentLogger } from '@ticketing/common/testing';
 import request from 'supertest';
 import { Order, type OrderDoc } from '../models/order';
 import { Payment, PaymentStatus } from '../models/payment';

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createBus, makeClientId, type Bus, type Subjects } from '@ticketing/common';
-import { silentLogger, type BusServer } from '@ticketing/common/testing';
+import type { BusServer } from '@ticketing/devinfra';
+import { silentLogger } from '@ticketing/common/testing';
 import mongoose from 'mongoose';
 
 /**

@@ -1,10 +1,12 @@
-import { buildStale, launchService, type ServiceName } from '../../../infra/dev/stack';
 import {
+  buildStale,
+  launchService,
+  type ServiceName,
   describeExit,
   formatTail,
   type ExitInfo,
   type ManagedProcess,
-} from '../../../common/src/testing/infra-process';
+} from '@ticketing/devinfra';
 
 /**
  * One service run as production runs it (`node <svc>/dist/main.js`, through the dev stack's

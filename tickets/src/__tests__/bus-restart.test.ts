@@ -1,11 +1,6 @@
 import { Subjects, makeClientId, type Bus, StanBus } from '@ticketing/common';
-import {
-  closeTestMongo,
-  connectTestMongo,
-  silentLogger,
-  startNatsStreaming,
-  type NatsStreamingServer,
-} from '@ticketing/common/testing';
+import { startNatsStreaming, type NatsStreamingServer } from '@ticketing/devinfra';
+import { closeTestMongo, connectTestMongo, silentLogger } from '@ticketing/common/testing';
 import request from 'supertest';
 import { Ticket } from '../models/ticket';
 import {
