@@ -1,6 +1,6 @@
 /**
  * Payments end to end with the real orders service (its app, models and listeners, from
- * ../../../orders/src) and the real expiration service (its queue and listeners), over one bus and
+ * orders/src) and the real expiration service (its queue and listeners), over one bus and
  * stripe-mock: an order is paid and completes; an unpaid order expires and can no longer be paid;
  * a payment racing the expiry ends consistent.
  *
@@ -24,36 +24,36 @@ import type { Express } from 'express';
 import request from 'supertest';
 import type * as MongooseModule from 'mongoose';
 import type * as CommonModule from '@ticketing/common';
-import type * as OrdersApp from '../../../orders/src/app';
-import type * as OrdersOrder from '../../../orders/src/models/order';
-import type * as OrdersTicket from '../../../orders/src/models/ticket';
-import type * as OrdersRefundRequest from '../../../orders/src/models/refund-request';
-import type * as OrdersTicketCreatedListener from '../../../orders/src/events/listeners/ticket-created-listener';
-import type * as OrdersPaymentCreatedListener from '../../../orders/src/events/listeners/payment-created-listener';
-import type * as OrdersExpirationCompleteListener from '../../../orders/src/events/listeners/expiration-complete-listener';
-import { OrderCancelledListener as ExpirationOrderCancelledListener } from '../../../expiration/src/events/listeners/order-cancelled-listener';
-import { OrderCompletedListener as ExpirationOrderCompletedListener } from '../../../expiration/src/events/listeners/order-completed-listener';
-import { OrderCreatedListener as ExpirationOrderCreatedListener } from '../../../expiration/src/events/listeners/order-created-listener';
-import { ExpirationCompletePublisher } from '../../../expiration/src/events/publishers/expiration-complete-publisher';
-import { ExpirationQueue } from '../../../expiration/src/queues/expiration-queue';
-import { Order } from '../models/order';
-import { Payment, PaymentStatus } from '../models/payment';
-import { buyer, newId, startPayments, type PaymentsHarness, type TestUser } from './harness';
+import type * as OrdersApp from '../../orders/src/app';
+import type * as OrdersOrder from '../../orders/src/models/order';
+import type * as OrdersTicket from '../../orders/src/models/ticket';
+import type * as OrdersRefundRequest from '../../orders/src/models/refund-request';
+import type * as OrdersTicketCreatedListener from '../../orders/src/events/listeners/ticket-created-listener';
+import type * as OrdersPaymentCreatedListener from '../../orders/src/events/listeners/payment-created-listener';
+import type * as OrdersExpirationCompleteListener from '../../orders/src/events/listeners/expiration-complete-listener';
+import { OrderCancelledListener as ExpirationOrderCancelledListener } from '../../expiration/src/events/listeners/order-cancelled-listener';
+import { OrderCompletedListener as ExpirationOrderCompletedListener } from '../../expiration/src/events/listeners/order-completed-listener';
+import { OrderCreatedListener as ExpirationOrderCreatedListener } from '../../expiration/src/events/listeners/order-created-listener';
+import { ExpirationCompletePublisher } from '../../expiration/src/events/publishers/expiration-complete-publisher';
+import { ExpirationQueue } from '../../expiration/src/queues/expiration-queue';
+import { Order } from '../../payments/src/models/order';
+import { Payment, PaymentStatus } from '../../payments/src/models/payment';
+import { buyer, newId, startPayments, type PaymentsHarness, type TestUser } from '../../payments/src/__tests__/harness';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- jest.isolateModules isolates require() only */
 const requireOrdersService = () => ({
   mongoose: require('mongoose') as typeof MongooseModule,
   common: require('@ticketing/common') as typeof CommonModule,
-  app: require('../../../orders/src/app') as typeof OrdersApp,
-  order: require('../../../orders/src/models/order') as typeof OrdersOrder,
-  ticket: require('../../../orders/src/models/ticket') as typeof OrdersTicket,
-  refund: require('../../../orders/src/models/refund-request') as typeof OrdersRefundRequest,
+  app: require('../../orders/src/app') as typeof OrdersApp,
+  order: require('../../orders/src/models/order') as typeof OrdersOrder,
+  ticket: require('../../orders/src/models/ticket') as typeof OrdersTicket,
+  refund: require('../../orders/src/models/refund-request') as typeof OrdersRefundRequest,
   ticketCreated:
-    require('../../../orders/src/events/listeners/ticket-created-listener') as typeof OrdersTicketCreatedListener,
+    require('../../orders/src/events/listeners/ticket-created-listener') as typeof OrdersTicketCreatedListener,
   paymentCreated:
-    require('../../../orders/src/events/listeners/payment-created-listener') as typeof OrdersPaymentCreatedListener,
+    require('../../orders/src/events/listeners/payment-created-listener') as typeof OrdersPaymentCreatedListener,
   expirationComplete:
-    require('../../../orders/src/events/listeners/expiration-complete-listener') as typeof OrdersExpirationCompleteListener,
+    require('../../orders/src/events/listeners/expiration-complete-listener') as typeof OrdersExpirationCompleteListener,
 });
 /* eslint-enable @typescript-eslint/no-require-imports */
 

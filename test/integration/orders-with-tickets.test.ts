@@ -30,17 +30,16 @@ import {
 import type { Express } from 'express';
 import type { Mongoose, Model } from 'mongoose';
 import request from 'supertest';
-import { ExpirationCompleteListener } from '../events/listeners/expiration-complete-listener';
-import { PaymentCreatedListener } from '../events/listeners/payment-created-listener';
-import { TicketCreatedListener } from '../events/listeners/ticket-created-listener';
-import { TicketUpdatedListener } from '../events/listeners/ticket-updated-listener';
-import { Ticket as TicketReplica } from '../models/ticket';
-import { buyer, newId, startOrders, type OrdersHarness, type TestUser } from './harness';
+import { ExpirationCompleteListener } from '../../orders/src/events/listeners/expiration-complete-listener';
+import { PaymentCreatedListener } from '../../orders/src/events/listeners/payment-created-listener';
+import { TicketCreatedListener } from '../../orders/src/events/listeners/ticket-created-listener';
+import { TicketUpdatedListener } from '../../orders/src/events/listeners/ticket-updated-listener';
+import { Ticket as TicketReplica } from '../../orders/src/models/ticket';
+import { buyer, newId, startOrders, type OrdersHarness, type TestUser } from '../../orders/src/__tests__/harness';
 
 /**
- * What this test uses of the tickets service, typed here: orders' type check stays within orders
- * (tickets/ is type-checked by its own tsconfig), so its modules are loaded by a path TypeScript
- * does not follow.
+ * What this test uses of the tickets service, typed here: its modules are loaded by a path computed
+ * at run time (in a module registry of their own), which TypeScript does not follow.
  */
 type TicketsListener = new (
   bus: Bus,
@@ -65,7 +64,7 @@ interface TicketsModules {
   Ticket: Model<unknown>;
 }
 
-const TICKETS_SRC = '../../../tickets/src';
+const TICKETS_SRC = '../../tickets/src';
 
 /** A module of the tickets service, loaded by a path computed at run time. */
 async function ticketsModule(path: string): Promise<Record<string, unknown>> {
