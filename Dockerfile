@@ -65,7 +65,7 @@ CMD ["tsx", "watch", "--clear-screen=false", "src/main.ts"]
 
 # ---------------------------------------------------------------------------------------------
 # Compiled output for production: no declaration files, no source maps, no test harness
-# (common/dist/testing is what the jest setup and the tests import; no service does).
+# (common/dist/testing holds the helpers test files call; no service imports them).
 FROM common-build AS build
 ARG SERVICE
 COPY ${SERVICE}/ ${SERVICE}/

@@ -13,7 +13,7 @@ import { SERVICE_NAMES, type Log, type ServiceHandle, type ServiceName, type Sta
 
 /**
  * The local stack without a cluster: the infrastructure (through the test harness in
- * common/src/testing/infra.ts, or servers named in the environment), the five services run from their
+ * infra/dev/lib/infra.ts, or servers named in the environment), the five services run from their
  * built JavaScript as separate processes, and a gateway that routes like the Ingress. Used by
  * `npm start` (infra/dev/start.ts), the end-to-end tests (test/e2e) and the bench.
  *

@@ -16,7 +16,7 @@ import { errorMessage } from './text';
 import { NEEDS, type InfraHandle, type InfraUrls, type Log, type ServiceName } from './types';
 
 /**
- * The servers under the services, through the test harness (common/src/testing/infra.ts) or given:
+ * The servers under the services, through the test harness (infra/dev/lib/infra.ts) or given:
  * only what the chosen services need, persistent under the data directory unless ephemeral.
  */
 
@@ -113,7 +113,7 @@ export async function startInfra(args: {
 }
 
 /**
- * stripe-mock with Stripe's test mode in front (common/src/testing/stripe-test-mode.ts): stripe-mock
+ * stripe-mock with Stripe's test mode in front (infra/dev/lib/stripe-test-mode.ts): stripe-mock
  * alone keeps no state, so a confirmed PaymentIntent would never succeed and no order could be paid.
  */
 async function startStripeWithTestMode(log: Log): Promise<{ url: string; stop(): Promise<void> }> {

@@ -19,7 +19,7 @@ import {
  * Payments whose outcome the route cannot know (Stripe's answer lost, late or a 5xx after the charge,
  * an intent still processing): the claim stays, marked unknown, the buyer is told "pending", no new
  * attempt charges again, and the reconciler settles the claim from what Stripe says. Stripe is the
- * test mode in front of stripe-mock (common/src/testing/stripe-test-mode.ts): it keeps the intents,
+ * test mode in front of stripe-mock (infra/dev/lib/stripe-test-mode.ts): it keeps the intents,
  * and the test loses, delays or rewrites its answers.
  */
 
