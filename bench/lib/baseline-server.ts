@@ -18,7 +18,7 @@
 import express from 'express';
 import mongoose from 'mongoose';
 import nats, { type Stan } from 'node-nats-streaming';
-import { withDatabase } from '@ticketing/common/testing';
+import { withDatabase } from '../../common/src/testing/test-env';
 import { BASELINE_CHANNEL } from './baseline';
 
 function env(name: string): string {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, type Stack, repoRoot } from '@ticketing/devinfra';
-import { withDatabase } from '@ticketing/common/testing';
+import { withDatabase } from '../../common/src/testing/test-env';
 
 /**
  * What the bench runs against: a stack of its own (the default: `startStack`, ephemeral, every

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { describeExit, StartError, type ManagedProcess } from '../lib/infra-process';
-import { withDatabase } from '@ticketing/common/testing';
+import { withDatabase } from '../../../common/src/testing/test-env';
 import type { StartedInfra } from './infrastructure';
 import { launchService } from './service-process';
 import { errorMessage, formatServiceLine, indent, lastLines } from './text';
