@@ -19,7 +19,7 @@ import {
   startNatsJetStream,
   startNatsStreaming,
 } from '../../common/src/testing';
-import { summarise, type LatencySummary } from './stats';
+import { median, summarise, type LatencySummary } from './stats';
 
 /**
  * The bus leg on each transport against a plain subscription of the same client library, on the
@@ -38,7 +38,9 @@ import { summarise, type LatencySummary } from './stats';
  * streams with file storage. Latency: one event at a time, the two paths alternated event by event
  * (which one goes first alternating too) so that drift hits both alike. Throughput: `events` events
  * published with `window` publishes outstanding, timed from the first publish to the last handler
- * call, the two paths alternated plain, bus, bus, plain after a short warm-up of each.
+ * call, the two paths alternated plain, bus, bus, plain twice after a short warm-up of each; the
+ * median of the four runs of each is reported (a run is under a second: one descheduled run would
+ * move a mean).
  */
 
 export type Transport = 'stan' | 'jetstream';
@@ -60,7 +62,7 @@ export interface ThroughputRun {
 
 export interface PathFigures {
   latency: LatencySummary;
-  /** Mean of the measured throughput runs. */
+  /** The median of the measured throughput runs (4 per path). */
   perSecond: number;
   runs: ThroughputRun[];
 }
@@ -297,13 +299,13 @@ export async function measureTransport(transport: Transport, options: BusLegOpti
       await throughput(rig, path, n, warmupEvents, options.window);
       n += warmupEvents;
     }
-    for (const path of ['plain', 'bus', 'bus', 'plain'] as const) {
+    for (const path of ['plain', 'bus', 'bus', 'plain', 'plain', 'bus', 'bus', 'plain'] as const) {
       runs[path].push(await throughput(rig, path, n, options.events, options.window));
       n += options.events;
     }
     const figures = (path: PathName): PathFigures => ({
       latency: summarise(latencies[path]),
-      perSecond: Math.round(runs[path].reduce((sum, r) => sum + r.perSecond, 0) / runs[path].length),
+      perSecond: Math.round(median(runs[path].map((r) => r.perSecond))),
       runs: runs[path],
     });
     return { transport, server: rig.server, bus: figures('bus'), plain: figures('plain') };

@@ -22,7 +22,7 @@ import type { BenchContext } from './context';
 const OPTIONS: BusLegOptions = {
   samples: Number(process.env['BENCH_BUS_SAMPLES'] ?? 300),
   warmup: 50,
-  events: Number(process.env['BENCH_BUS_EVENTS'] ?? 3_000),
+  events: Number(process.env['BENCH_BUS_EVENTS'] ?? 10_000),
   window: 64,
 };
 
@@ -58,7 +58,7 @@ export async function busTransports(ctx: BenchContext): Promise<void> {
       ours: figures.bus.perSecond,
       baseline: figures.plain.perSecond,
       ratio: ratio(figures.bus.perSecond, figures.plain.perSecond),
-      note: `${OPTIONS.events} events per run, ${OPTIONS.window} publishes outstanding, 2 runs each`,
+      note: `${OPTIONS.events} events per run, ${OPTIONS.window} publishes outstanding, median of 4 runs each`,
     });
   }
 }
