@@ -35,6 +35,7 @@
  */
 import { log, step } from './lib/log';
 import { printAndSave } from './lib/summary';
+import { busTransports } from './phases/bus-transports';
 import { buyersForOneTicket } from './phases/contention';
 import { openBench, runCleanups, type BenchContext } from './phases/context';
 import { propagationBusLeg, propagationOverHttp } from './phases/event-propagation';
@@ -51,6 +52,7 @@ const PHASES: ReadonlyArray<(ctx: BenchContext) => Promise<void>> = [
   postOrders, // 4
   buyersForOneTicket, // 5
   queueGroupScaling, // 6
+  busTransports, // the bus leg on NATS Streaming and JetStream vs plain subscriptions (bench/README.md)
   listTicketsLarge, // 7: last, since its 100,000 tickets would slow every phase after it
 ];
 
