@@ -8,6 +8,9 @@
  *                                              a running system (see bench/lib/target.ts)
  *   BENCH_SECONDS=3 npm run bench              shorter load phases (default 5 s each)
  *   BENCH_ONLY=listTicketsLarge npm run bench  only the phases named (comma-separated function names)
+ *   BENCH_COUNT_COMMANDS=1 / BENCH_CPU_PROFILE=1  bench-only probes in the services over one POST
+ *                                              /api/orders round: database commands, CPU profiles
+ *                                              (see lib/probes.ts and bench/profile-summary.ts)
  *
  * The baselines run in their own process (bench/lib/baseline-server.ts) on the same Mongo server and
  * bus. What is measured, and against what:

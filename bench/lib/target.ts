@@ -3,6 +3,7 @@ import path from 'node:path';
 import { startStack, type Stack } from '../../infra/dev/stack';
 import { repoRoot } from '../../common/src/testing/infra-tools';
 import { withDatabase } from '../../common/src/testing/test-env';
+import { probesEnv } from './probes';
 
 /**
  * What the bench runs against: a stack of its own (the default: `startStack`, ephemeral, every
@@ -43,7 +44,8 @@ async function ownStack(log: (line: string) => void): Promise<Target> {
     port: 0,
     ephemeral: true,
     databasePrefix: DB_PREFIX,
-    env: { LOG_LEVEL: 'warn' },
+    // Bench-only probes (command counts, CPU profiles) when asked for: see lib/probes.ts.
+    env: { LOG_LEVEL: 'warn', ...probesEnv() },
     echo: 'warn',
     log,
     readyTimeoutMs: 180_000,

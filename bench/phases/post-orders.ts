@@ -1,4 +1,5 @@
 import { cookieFor } from '../lib/clients';
+import { COUNT_COMMANDS, commandsPerRequest, profileFolder, profileRound, readCommandCounts } from '../lib/probes';
 import { loadCounting, merge, perRequest, type Compared } from '../lib/compare';
 import { pidsMatching, type ProcessGroups } from '../lib/cpu';
 import { load, type LoadSpec } from '../lib/load';
@@ -43,8 +44,27 @@ export async function postOrders(ctx: BenchContext): Promise<void> {
   await settle('a POST /api/orders round');
   const b1 = await loadCounting(baselineInsert, baselineCpu, cpuBaseline);
   await settle('a POST /api/orders round');
-  const o1 = await loadCounting(ordersSpec, oursCpu, cpuOurs);
-  await settle('a POST /api/orders round');
+  const servicePids = Object.fromEntries(
+    Object.entries(ctx.target.pids).filter((entry): entry is [string, number] => entry[1] !== undefined),
+  );
+  const commandsBefore = readCommandCounts(servicePids);
+  // With BENCH_CPU_PROFILE=1, the services are profiled over this round and its digestion.
+  const o1 = await profileRound(servicePids, async () => {
+    const result = await loadCounting(ordersSpec, oursCpu, cpuOurs);
+    await settle('a POST /api/orders round');
+    return result;
+  });
+  const profiles = profileFolder();
+  if (profiles !== undefined) ctx.notes.push(`CPU profiles of one POST /api/orders round: ${profiles}`);
+  if (COUNT_COMMANDS) {
+    // Read once the round is digested: what the orders' events caused downstream counts too. The
+    // preload rewrites its counts every second.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    ctx.notes.push(
+      'database commands per POST /api/orders (one round, until digested):',
+      ...commandsPerRequest(commandsBefore, readCommandCounts(servicePids), o1.ok).map((line) => `  ${line}`),
+    );
+  }
   const b2 = await loadCounting(baselineInsert, baselineCpu, cpuBaseline);
   await settle('a POST /api/orders round');
   const o2 = await loadCounting(ordersSpec, oursCpu, cpuOurs);
