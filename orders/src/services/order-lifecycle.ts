@@ -25,6 +25,7 @@ import {
 } from '../models/order';
 import { RefundRequest, type RefundReason } from '../models/refund-request';
 import type { TicketDoc } from '../models/ticket';
+import { recordOrder } from './order-index';
 
 /**
  * Every change of an order lives here, shared by the routes and the listeners. Each change is one
@@ -80,6 +81,8 @@ export async function createOrder(
       // FerretDB too). Under the order's lock, so that a change triggered by order:created (an
       // expiration, a payment) waits until the relay has popped it.
       await oneAtATime(order._id.toHexString(), () => relay.commit(order));
+      // Listed before the answer, so that the buyer's next GET /api/orders shows it (order-index.ts).
+      await recordOrder(order);
       return order;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
