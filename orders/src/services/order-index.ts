@@ -55,10 +55,11 @@ export function recordOrder(order: Pick<OrderDoc, '_id' | 'userId'>): Promise<vo
 }
 
 /**
- * Up to `limit` + 1 of the user's orders with an id below `before`, newest first, the first `limit`
- * with their ticket (the extra one only tells that another page follows: see pageOf). One read of
- * the list, then reads by `_id`: the cost grows with this user's orders (the list's size), never
- * with anyone else's.
+ * Up to `limit` + 1 of the user's orders with an id below `before`, newest first, each with its
+ * ticket (the extra one only tells that another page follows: see pageOf). One read of the list,
+ * then reads by `_id`: the cost grows with this user's orders (the list's size), never with anyone
+ * else's. Each order's ticket is read as soon as the order arrives (one read per distinct ticket;
+ * populate's `$in` is a collection scan on FerretDB): two round trips after the list's, not three.
  */
 export async function ordersOfUser(userId: string, limit: number, before?: string): Promise<OrderDoc[]> {
   const list = await UserOrders.findById(userId, { orders: 1 }).lean();
@@ -66,40 +67,34 @@ export async function ordersOfUser(userId: string, limit: number, before?: strin
   const ids = [...new Set((list?.orders ?? []).map((id) => String(id)))]
     .filter((id) => before === undefined || id < before)
     .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  const tickets = new Map<string, Promise<TicketDoc | null>>();
+  const withTicket = async (order: OrderDoc): Promise<OrderDoc> => {
+    const id = order.ticket.toHexString();
+    let read = tickets.get(id);
+    if (read === undefined) {
+      read = Ticket.findById(id);
+      tickets.set(id, read);
+    }
+    const ticket = await read;
+    // A missing ticket leaves its id, as GET /api/orders/:id does.
+    if (ticket !== null) order.set('ticket', ticket);
+    return order;
+  };
   const found: OrderDoc[] = [];
   // One order more than the page tells whether another page exists.
   for (let next = 0; found.length < limit + 1 && next < ids.length;) {
     const batch = ids.slice(next, next + limit + 1 - found.length);
     next += batch.length;
-    const docs = await Promise.all(batch.map((id) => Order.findById(id)));
-    for (const doc of docs) if (doc !== null && doc.userId === userId) found.push(doc);
+    const docs = await Promise.all(
+      batch.map(async (id) => {
+        const order = await Order.findById(id);
+        // Checked again: an id in the list that is not an order of this user is never shown.
+        return order === null || order.userId !== userId ? null : withTicket(order);
+      }),
+    );
+    for (const doc of docs) if (doc !== null) found.push(doc);
   }
-  await withTickets(found.slice(0, limit));
   return found;
-}
-
-/**
- * Puts each order's ticket in place of its id, one read by `_id` per distinct ticket (populate's
- * `$in` is a collection scan on FerretDB). An order whose ticket is missing keeps its id, as
- * GET /api/orders/:id does.
- */
-async function withTickets(orders: OrderDoc[]): Promise<void> {
-  const reads = new Map<string, Promise<TicketDoc | null>>();
-  const tickets = await Promise.all(
-    orders.map((order) => {
-      const id = order.ticket.toHexString();
-      let read = reads.get(id);
-      if (read === undefined) {
-        read = Ticket.findById(id);
-        reads.set(id, read);
-      }
-      return read;
-    }),
-  );
-  orders.forEach((order, i) => {
-    const ticket = tickets[i];
-    if (ticket !== null && ticket !== undefined) order.set('ticket', ticket);
-  });
 }
 
 /**
