@@ -70,6 +70,30 @@ describe('GET /api/orders from the lists of orders', () => {
     expect(listed[0]?.ticket.title).toBe('Mine 3');
   });
 
+  it('shows each of several orders of one ticket with the ticket', async () => {
+    const user = buyer();
+    const ticket = await buildTicket({ title: 'Twice' });
+    const order = async (): Promise<string> => {
+      const res = await request(h.app).post('/api/orders').set('Cookie', user.cookie).send({ ticketId: ticket.id });
+      expect(res.status).toBe(201);
+      return (res.body as { id: string }).id;
+    };
+    const first = await order();
+    await request(h.app)
+      .patch(`/api/orders/${first}`)
+      .set('Cookie', user.cookie)
+      .send({ status: 'cancelled' })
+      .expect(200);
+    const second = await order();
+
+    const listed = await allPages(user, 5);
+
+    expect(listed.map((o) => [o.id, o.ticket.title])).toEqual([
+      [second, 'Twice'],
+      [first, 'Twice'],
+    ]);
+  });
+
   it('never shows an id that is in the list but is not an order of the caller', async () => {
     const user = buyer();
     const mine = await placeOrder(user);

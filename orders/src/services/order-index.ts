@@ -72,7 +72,8 @@ export async function ordersOfUser(userId: string, limit: number, before?: strin
     const id = order.ticket.toHexString();
     let read = tickets.get(id);
     if (read === undefined) {
-      read = Ticket.findById(id);
+      // exec(): a promise, awaited by every order of this ticket (a query would run again, and fail).
+      read = Ticket.findById(id).exec();
       tickets.set(id, read);
     }
     const ticket = await read;
