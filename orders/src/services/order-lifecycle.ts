@@ -25,6 +25,7 @@ import {
 } from '../models/order';
 import { RefundRequest, type RefundReason } from '../models/refund-request';
 import type { TicketAttrs } from '../models/ticket';
+import { recordOrder } from './order-index';
 
 /** What an order needs of its ticket (a replica document or a lean read of one). */
 export type OrderedTicket = Pick<TicketAttrs, '_id' | 'priceCents'>;
@@ -72,11 +73,11 @@ export async function createOrder(
     const order = newOrder(input, slot);
     try {
       await oneAtATime(order._id.toHexString(), () => relay.commit(order));
-      return order;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
       guessed = true;
     }
+    if (!guessed) return listed(order);
   }
   // Each failed attempt means a concurrent order of this user took the slot we tried, so within
   // about maxActiveOrders attempts the slots are all taken (then the read below says so) unless
@@ -95,13 +96,14 @@ export async function createOrder(
     // The guess failed and a slot is free: the ticket may be what refused it (no need to insert to know).
     if (attempt === 1 && guessed && (await ticketHeld(input.ticket))) throw ticketReserved();
     const order = newOrder(input, slot);
+    let stored = false;
     try {
       // One insert checks and reserves: the unique ticketLock refuses a second order holding this
       // ticket and the unique userSlot a second order in this slot (unique indexes are atomic on
       // every server, see ServerProfile). Under the order's lock, so that a change triggered by order:created (an
       // expiration, a payment) waits until the relay has popped it.
       await oneAtATime(order._id.toHexString(), () => relay.commit(order));
-      return order;
+      stored = true;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
       // A duplicate-key error need not name the index (see ServerProfile): ask which of the two it was.
@@ -110,7 +112,18 @@ export async function createOrder(
         throw new ConflictError('Too many orders at once for this user; try again', 'ORDER_CONTENTION');
       }
     }
+    if (stored) return listed(order);
   }
+}
+
+/**
+ * Lists a stored order in its buyer's list before the answer, so that the buyer's next
+ * GET /api/orders shows it (order-index.ts). Outside the insert's try: a failure here must never be
+ * taken for a slot or ticket conflict and retried as another order.
+ */
+async function listed(order: OrderDoc): Promise<OrderDoc> {
+  await recordOrder(order);
+  return order;
 }
 
 /** Whether an order holds the ticket (its ticketLock). */
