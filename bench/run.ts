@@ -8,6 +8,9 @@
  *                                              a running system (see bench/lib/target.ts)
  *   BENCH_SECONDS=3 npm run bench              shorter load phases (default 5 s each)
  *   BENCH_ONLY=listTicketsLarge npm run bench  only the phases named (comma-separated function names)
+ *   BENCH_COUNT_COMMANDS=1 / BENCH_CPU_PROFILE=1  bench-only probes in the services over one POST
+ *                                              /api/orders round: database commands, CPU profiles
+ *                                              (see lib/probes.ts and bench/profile-summary.ts)
  *
  * The baselines run in their own process (bench/lib/baseline-server.ts) on the same Mongo server and
  * bus. What is measured, and against what:
@@ -18,15 +21,20 @@
  *   3. Event propagation, open loop at 100 and 500 tickets/s offered: POST /api/tickets answered →
  *      the ticket in the orders service's replica (read by _id from the orders database), vs a plain
  *      node-nats-streaming publish → plain subscriber inserting into a collection, offered the rate
- *      the service sustained. Goal: p99 < 25 ms at 500/s. Then the bus leg alone (Bus.publish acked →
+ *      the service sustained. Goal at 500/s: p99 <= 1x the plain subscriber's at the rate the stack
+ *      sustained. Then the bus leg alone (Bus.publish acked →
  *      replica written) at the offered rates, vs the same baseline at those rates. About 100 records
  *      a second are timed: all of them at 100/s, one in five at 500/s (see phases/event-propagation.ts).
- *   4. POST /api/orders, each request a different ticket, vs the one-insert baseline.
+ *   4. POST /api/orders, each request a different ticket, vs the one-insert baseline, with its CPU per
+ *      order by process (orders, tickets, payments, expiration, database, NATS). Goal: <= 10 ms in all.
  *   5. 200 concurrent buyers for one ticket (x3): orders created (must be 1) and p99, vs 200
  *      concurrent inserts under a unique index.
  *   6. Scaling (own stack only): how fast the orders service's queue group drains 1,500 ticket:created
  *      events with one process, then with two.
- *   7. The listing over 100,000 tickets (BENCH_LIST_TICKETS; own stack only): inserted into the
+ *   7. A buyer's GET /api/orders?limit=20 among 100,000 orders of 1,000 buyers (BENCH_LIST_ORDERS),
+ *      inserted into the orders database with each buyer's list, vs 20 orders and their 20 tickets
+ *      read by _id. Goal: p50 <= 20 ms. The old `{ userId }` query is timed alone.
+ *   8. The listing over 100,000 tickets (BENCH_LIST_TICKETS; own stack only): inserted into the
  *      tickets database, served by a fresh tickets process, vs 20 reads by _id. Goal: p50 <= 20 ms.
  * Before each phase the bench waits until the previous one is digested (outboxes published and tidied, the orders
  * replica at the tickets service's versions) and reports how long that took when it was noticeable.
@@ -35,9 +43,11 @@
  */
 import { log, step } from './lib/log';
 import { printAndSave } from './lib/summary';
+import { busTransports } from './phases/bus-transports';
 import { buyersForOneTicket } from './phases/contention';
 import { openBench, runCleanups, type BenchContext } from './phases/context';
 import { propagationBusLeg, propagationOverHttp } from './phases/event-propagation';
+import { listOrdersLarge } from './phases/list-orders';
 import { listTickets, listTicketsLarge } from './phases/list-tickets';
 import { postOrders } from './phases/post-orders';
 import { postTickets } from './phases/post-tickets';
@@ -51,7 +61,9 @@ const PHASES: ReadonlyArray<(ctx: BenchContext) => Promise<void>> = [
   postOrders, // 4
   buyersForOneTicket, // 5
   queueGroupScaling, // 6
-  listTicketsLarge, // 7: last, since its 100,000 tickets would slow every phase after it
+  busTransports, // the bus leg on NATS Streaming and JetStream vs plain subscriptions (bench/README.md)
+  listOrdersLarge, // 7: near the end, since FerretDB scans its 100,000 orders in every other orders query
+  listTicketsLarge, // 8: last, since its 100,000 tickets would slow every phase after it (and settle)
 ];
 
 async function main(): Promise<void> {

@@ -8,12 +8,15 @@
  *                        cookie, no paging logic              (the same query as GET /api/tickets?limit=20)
  *   GET  /tickets/by-id  20 reads by bare _id of that collection (baseline of GET /api/tickets?limit=20)
  *   POST /reserve        one insertOne under a unique index  (baseline of 200 buyers for one ticket)
+ *   GET  /orders/by-id   20 orders and their 20 tickets by bare _id, from the orders service's
+ *                        database                            (baseline of GET /api/orders?limit=20)
  *
  * and, when NATS_URL is set, a plain node-nats-streaming subscriber (durable queue group, manual ack,
  * the listeners' options) that inserts each message into a replica collection: the baseline of event
  * propagation. Prints {"port":N} on stdout once it listens.
  *
- * Environment: MONGO_URI (the server, no database), BASELINE_DB, TICKETS_DB, NATS_URL, NATS_CLUSTER_ID.
+ * Environment: MONGO_URI (the server, no database), BASELINE_DB, TICKETS_DB, ORDERS_DB, NATS_URL,
+ * NATS_CLUSTER_ID.
  */
 import express from 'express';
 import mongoose from 'mongoose';
@@ -59,7 +62,10 @@ async function main(): Promise<void> {
   const uri = env('MONGO_URI');
   const baseline = (await mongoose.createConnection(withDatabase(uri, env('BASELINE_DB'))).asPromise()).db;
   const ticketsDb = (await mongoose.createConnection(withDatabase(uri, env('TICKETS_DB'))).asPromise()).db;
-  if (baseline === undefined || ticketsDb === undefined) throw new Error('no database handle');
+  const ordersDb = (await mongoose.createConnection(withDatabase(uri, env('ORDERS_DB'))).asPromise()).db;
+  if (baseline === undefined || ticketsDb === undefined || ordersDb === undefined) {
+    throw new Error('no database handle');
+  }
   const inserted = baseline.collection('tickets');
   const locks = baseline.collection('locks');
   await locks.createIndex({ ticketLock: 1 }, { unique: true });
@@ -105,6 +111,30 @@ async function main(): Promise<void> {
     turn += limit;
     const rows = await Promise.all(picked.map((_id) => tickets.findOne({ _id })));
     res.json({ tickets: rows });
+  });
+  // The physical path of a page of 20 orders with their tickets: 20 orders, then each one's ticket
+  // (from the orders service's replica), all by bare _id; orders taken once, walked round-robin.
+  const orders = ordersDb.collection('orders');
+  const replica = ordersDb.collection('tickets');
+  let orderIds: mongoose.mongo.ObjectId[] | undefined;
+  let orderTurn = 0;
+  app.get('/orders/by-id', async (req, res) => {
+    const limit = Number(req.query['limit'] ?? 20);
+    orderIds ??= (
+      await orders
+        .find({}, { projection: { _id: 1 } })
+        .limit(1_000)
+        .toArray()
+    ).map((row) => row._id);
+    const known = orderIds;
+    const picked = Array.from(
+      { length: Math.min(limit, known.length) },
+      (_, i) => known[(orderTurn + i) % known.length],
+    );
+    orderTurn += limit;
+    const rows = await Promise.all(picked.map((_id) => orders.findOne({ _id })));
+    const tickets = await Promise.all(rows.map((row) => replica.findOne({ _id: row?.['ticket'] })));
+    res.json({ orders: rows, tickets });
   });
   app.post('/reserve', async (req, res) => {
     const { ticketId } = req.body as { ticketId: string };

@@ -15,6 +15,7 @@ export interface BaselineOptions {
   mongoUri: string;
   baselineDb: string;
   ticketsDb: string;
+  ordersDb: string;
   nats?: { url: string; clusterId: string };
 }
 
@@ -32,6 +33,7 @@ export async function startBaseline(opts: BaselineOptions): Promise<BaselineServ
         MONGO_URI: opts.mongoUri,
         BASELINE_DB: opts.baselineDb,
         TICKETS_DB: opts.ticketsDb,
+        ORDERS_DB: opts.ordersDb,
         NATS_URL: opts.nats?.url ?? '',
         NATS_CLUSTER_ID: opts.nats?.clusterId ?? '',
       },

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, type Stack, repoRoot } from '@ticketing/devinfra';
 import { withDatabase } from '../../common/src/testing/test-env';
+import { probesEnv } from './probes';
 
 /**
  * What the bench runs against: a stack of its own (the default: `startStack`, ephemeral, every
@@ -42,7 +43,8 @@ async function ownStack(log: (line: string) => void): Promise<Target> {
     port: 0,
     ephemeral: true,
     databasePrefix: DB_PREFIX,
-    env: { LOG_LEVEL: 'warn' },
+    // Bench-only probes (command counts, CPU profiles) when asked for: see lib/probes.ts.
+    env: { LOG_LEVEL: 'warn', ...probesEnv() },
     echo: 'warn',
     log,
     readyTimeoutMs: 180_000,

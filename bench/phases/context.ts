@@ -72,6 +72,7 @@ export async function openBench(cleanups: Array<() => Promise<void>>): Promise<B
     mongoUri: target.mongoUri,
     baselineDb: target.db.baseline,
     ticketsDb: target.db.tickets,
+    ordersDb: target.db.orders,
     ...(target.nats === undefined ? {} : { nats: target.nats }),
   });
   cleanups.push(async () => {

@@ -4,7 +4,7 @@ import { newId, postTicket, publishRaw, TicketCreatedPublisher } from '../lib/cl
 import { step } from '../lib/log';
 import { propagation, type PropagationResult } from '../lib/propagation';
 import { propagationRows } from '../lib/rows';
-import { CONNECTIONS, SECONDS } from '../lib/settings';
+import { CONNECTIONS, PROPAGATION_GOAL_RATIO, SECONDS } from '../lib/settings';
 import { ratio, round } from '../lib/stats';
 import type { BenchContext } from './context';
 
@@ -74,7 +74,7 @@ export async function propagationOverHttp(ctx: BenchContext): Promise<void> {
         `propagation @${rate}/s (POST answered → replica)`,
         viaHttp,
         base,
-        rate === 500 ? 25 : undefined,
+        rate === 500 ? PROPAGATION_GOAL_RATIO : undefined,
       ),
     );
     // What the seller's client waits in all: it does not shift when the service answers before

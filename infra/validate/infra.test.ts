@@ -5,6 +5,7 @@
 // production image runs `node dist/main.js` as a non-root user.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { authConfigSpec } from '../../auth/src/config';
 import { expirationConfigSpec } from '../../expiration/src/config';
@@ -15,7 +16,11 @@ import { ticketsConfigSpec } from '../../tickets/src/config';
 // js-yaml (4.x, hoisted at the root of node_modules) ships no type declarations; this is the part of
 // its API used here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const yaml = require('js-yaml') as { load(text: string): unknown; loadAll(text: string): unknown[] };
+const yaml = require('js-yaml') as {
+  load(text: string): unknown;
+  loadAll(text: string): unknown[];
+  dump(value: unknown): string;
+};
 
 const repoRoot = path.resolve(__dirname, '../..');
 const k8sDir = path.join(repoRoot, 'infra/k8s');
@@ -81,6 +86,7 @@ interface Container {
   image: string;
   ports?: { name?: string; containerPort: number }[];
   env?: EnvVar[];
+  volumeMounts?: { name: string; mountPath: string }[];
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -120,26 +126,159 @@ interface IngressSpec {
   }[];
 }
 
-function loadManifests(): K8sObject[] {
+/** The objects of one YAML file; `file` is its path relative to infra/. */
+function loadFile(file: string): K8sObject[] {
   const objects: K8sObject[] = [];
-  for (const file of fs.readdirSync(k8sDir).sort()) {
-    if (!/\.ya?ml$/.test(file)) continue;
-    for (const doc of yaml.loadAll(fs.readFileSync(path.join(k8sDir, file), 'utf8'))) {
-      if (doc === null || doc === undefined) continue;
-      const object = doc as Omit<K8sObject, 'file'>;
-      objects.push({ ...object, file });
-    }
+  for (const doc of yaml.loadAll(fs.readFileSync(file, 'utf8'))) {
+    if (doc === null || doc === undefined) continue;
+    const object = doc as Omit<K8sObject, 'file'>;
+    objects.push({ ...object, file: path.relative(path.join(repoRoot, 'infra'), file) });
   }
   return objects;
 }
 
+function loadManifests(): K8sObject[] {
+  return fs
+    .readdirSync(k8sDir)
+    .sort()
+    .filter((file) => /\.ya?ml$/.test(file))
+    .flatMap((file) => loadFile(path.join(k8sDir, file)));
+}
+
+// ------------------------------------------------------------------------------------------------
+// The kustomize overlay infra/k8s-jetstream, rendered here as `kustomize build` would (resources,
+// then strategic-merge patches), so that no kustomize or kubectl is needed to check it.
+
+interface Kustomization {
+  apiVersion: string;
+  kind: string;
+  resources: string[];
+  patches?: { path?: string; patch?: string; target?: unknown }[];
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isNamedList = (value: unknown): value is Record<string, unknown>[] =>
+  Array.isArray(value) && value.length > 0 && value.every((item) => isObject(item) && typeof item['name'] === 'string');
+
+/**
+ * A strategic merge patch as far as these patches need it: maps merge key by key; lists of objects
+ * with a `name` (containers, env, ports, volumes) merge item by item on it, the patch's items first
+ * as kustomize orders them; any other value replaces. `where` names the place in errors.
+ */
+function strategicMerge(base: unknown, patch: unknown, where: string, added: string[]): unknown {
+  if (isObject(base) && isObject(patch)) {
+    const out: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(patch)) {
+      out[key] = key in base ? strategicMerge(base[key], value, `${where}.${key}`, added) : value;
+    }
+    return out;
+  }
+  if (isNamedList(base) && isNamedList(patch)) {
+    const merged = patch.map((item) => {
+      const old = base.find((b) => b['name'] === item['name']);
+      if (old === undefined) added.push(`${where}[${String(item['name'])}]`);
+      return old === undefined ? item : strategicMerge(old, item, `${where}[${String(item['name'])}]`, added);
+    });
+    return [...merged, ...base.filter((b) => !patch.some((item) => item['name'] === b['name']))];
+  }
+  return patch;
+}
+
+/** An object without the file it was read from, as kubectl would see it. */
+function bare(o: K8sObject): Omit<K8sObject, 'file'> {
+  const copy: Partial<K8sObject> = { ...o };
+  delete copy.file;
+  return copy as Omit<K8sObject, 'file'>;
+}
+
+interface RenderedOverlay {
+  objects: K8sObject[];
+  /** Each patch file and the list items it added (not merged into an existing one), by path. */
+  patched: { patch: string; target: string; added: string[] }[];
+}
+
+/** `kustomize build dir`: throws when a resource is missing or a patch's target does not exist. */
+function renderOverlay(dir: string): RenderedOverlay {
+  const kustomization = yaml.load(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as Kustomization;
+  if (kustomization.kind !== 'Kustomization') throw new Error(`${dir}: not a Kustomization`);
+  const objects = kustomization.resources.flatMap((resource) => {
+    const file = path.resolve(dir, resource);
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new Error(`${dir}: no resource file ${resource}`);
+    return loadFile(file);
+  });
+  const patched: RenderedOverlay['patched'] = [];
+  for (const entry of kustomization.patches ?? []) {
+    // Only patch files naming their target in their own kind and metadata.name are used here.
+    if (entry.path === undefined || entry.target !== undefined || entry.patch !== undefined) {
+      throw new Error(`${dir}: a patch other than a strategic-merge patch file: ${JSON.stringify(entry)}`);
+    }
+    for (const patch of loadFile(path.resolve(dir, entry.path))) {
+      const key = `${patch.kind}/${patch.metadata.name}`;
+      const index = objects.findIndex((o) => `${o.kind}/${o.metadata.name}` === key);
+      const target = objects[index];
+      if (target === undefined) throw new Error(`${entry.path}: no resource ${key} to patch`);
+      const added: string[] = [];
+      objects[index] = { ...(strategicMerge(target, bare(patch), key, added) as K8sObject), file: target.file };
+      patched.push({ patch: entry.path, target: key, added });
+    }
+  }
+  return { objects, patched };
+}
+
+/** One deployable set of manifests, and the event bus it runs. */
+interface ManifestSet {
+  title: string;
+  objects: K8sObject[];
+  bus: { transport: 'stan' | 'jetstream'; statefulSet: string; service: string };
+  /** The bus of the other set: absent from this one. */
+  otherBus: { statefulSet: string; service: string };
+  ofKind(kind: string): K8sObject[];
+  services: K8sObject[];
+  workloads: K8sObject[];
+  findService(name: string): K8sObject | undefined;
+}
+
+function manifestSet(
+  title: string,
+  objects: K8sObject[],
+  bus: ManifestSet['bus'],
+  otherBus: ManifestSet['otherBus'],
+): ManifestSet {
+  const ofKind = (kind: string): K8sObject[] => objects.filter((o) => o.kind === kind);
+  const services = ofKind('Service');
+  return {
+    title,
+    objects,
+    bus,
+    otherBus,
+    ofKind,
+    services,
+    workloads: objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet'),
+    findService: (name) => services.find((s) => s.metadata.name === name),
+  };
+}
+
+const jetStreamDir = path.join(repoRoot, 'infra/k8s-jetstream');
 const manifests = loadManifests();
-const ofKind = (kind: string): K8sObject[] => manifests.filter((o) => o.kind === kind);
-const services = ofKind('Service');
+// A rendering error is reported by a test below (the other tests then see an empty overlay and fail).
+const overlay: RenderedOverlay & { error?: string } = (() => {
+  try {
+    return renderOverlay(jetStreamDir);
+  } catch (error) {
+    return { objects: [], patched: [], error: error instanceof Error ? error.message : String(error) };
+  }
+})();
+const STAN_BUS = { transport: 'stan', statefulSet: 'nats', service: 'nats-srv' } as const;
+const JETSTREAM_BUS = { transport: 'jetstream', statefulSet: 'nats-js', service: 'nats-js-srv' } as const;
+const MANIFEST_SETS: ManifestSet[] = [
+  manifestSet('infra/k8s', manifests, STAN_BUS, JETSTREAM_BUS),
+  manifestSet('infra/k8s-jetstream overlay, rendered', overlay.objects, JETSTREAM_BUS, STAN_BUS),
+];
+const base = MANIFEST_SETS[0]!;
+const workloads = base.workloads;
 const serviceSpec = (o: K8sObject): ServiceSpec => o.spec as ServiceSpec;
-const workloads = manifests.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
 const workloadSpec = (o: K8sObject): WorkloadSpec => o.spec as WorkloadSpec;
-const findService = (name: string): K8sObject | undefined => services.find((s) => s.metadata.name === name);
 
 function matches(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
   if (!selector || Object.keys(selector).length === 0) return false;
@@ -359,9 +498,9 @@ describe('skaffold.yaml', () => {
     apiVersion: string;
     kind: string;
     build: { local?: { push?: boolean }; artifacts: Artifact[] };
-    manifests: { rawYaml: string[] };
+    manifests: { rawYaml?: string[]; kustomize?: { paths?: string[]; buildArgs?: string[] } };
     deploy: { kubectl?: object };
-    profiles?: { name: string; patches?: { op: string; path: string }[] }[];
+    profiles?: { name: string; patches?: { op: string; path: string; value?: unknown }[] }[];
   }
   const skaffoldPath = path.join(repoRoot, 'skaffold.yaml');
   const config = yaml.load(fs.readFileSync(skaffoldPath, 'utf8')) as SkaffoldConfig;
@@ -391,29 +530,60 @@ describe('skaffold.yaml', () => {
     }
   });
 
-  it('has a production profile that builds the runtime stage (the default target) and syncs nothing', () => {
-    const profile = config.profiles?.find((p) => p.name === 'production');
-    expect(profile).toBeDefined();
-    // Apply the profile's JSON patches (only `remove` is used) to a copy of the config.
+  type JsonPatch = { op: string; path: string; value?: unknown };
+  /** `skaffold -p NAMES`: the profiles' JSON patches applied in order to a copy of the config. */
+  function withProfiles(...names: string[]): SkaffoldConfig {
     const patched = JSON.parse(JSON.stringify(config)) as SkaffoldConfig;
-    for (const patch of profile?.patches ?? []) {
-      expect(patch.op).toBe('remove');
-      const keys = patch.path.split('/').slice(1);
-      const last = keys.pop() ?? '';
-      let node: unknown = patched;
-      for (const key of keys) node = (node as Record<string, unknown>)[key];
-      expect({ path: patch.path, exists: node !== undefined && last in (node as object) }).toEqual({
-        path: patch.path,
-        exists: true,
-      });
-      delete (node as Record<string, unknown>)[last];
+    for (const name of names) {
+      const profile = config.profiles?.find((p) => p.name === name);
+      expect({ profile: name, defined: profile !== undefined }).toEqual({ profile: name, defined: true });
+      for (const patch of (profile?.patches ?? []) as JsonPatch[]) {
+        const keys = patch.path.split('/').slice(1);
+        const last = keys.pop() ?? '';
+        let node: unknown = patched;
+        for (const key of keys) node = (node as Record<string, unknown> | undefined)?.[key];
+        const parent = node as Record<string, unknown> | undefined;
+        // remove and replace need the value there; add needs its parent and nothing there yet.
+        const ok =
+          parent !== undefined &&
+          (patch.op === 'add' ? !(last in parent) && patch.value !== undefined : last in parent) &&
+          ['add', 'remove', 'replace'].includes(patch.op);
+        expect({ profile: name, op: patch.op, path: patch.path, ok }).toEqual({
+          profile: name,
+          op: patch.op,
+          path: patch.path,
+          ok: true,
+        });
+        if (!ok || parent === undefined) continue;
+        if (patch.op === 'remove') delete parent[last];
+        else parent[last] = patch.value;
+      }
     }
+    return patched;
+  }
+
+  it('has a production profile that builds the runtime stage (the default target) and syncs nothing', () => {
+    const patched = withProfiles('production');
     for (const artifact of patched.build.artifacts) {
       expect({ image: artifact.image, target: artifact.docker?.target, sync: artifact.sync }).toEqual({
         image: artifact.image,
         target: undefined,
         sync: undefined,
       });
+    }
+  });
+
+  it('has a jetstream profile that deploys the kustomize overlay infra/k8s-jetstream instead of the raw manifests, alone or with production', () => {
+    for (const profiles of [['jetstream'], ['production', 'jetstream'], ['jetstream', 'production']]) {
+      const patched = withProfiles(...profiles);
+      expect({ profiles, rawYaml: patched.manifests.rawYaml }).toEqual({ profiles, rawYaml: undefined });
+      const kustomize = patched.manifests.kustomize;
+      expect((kustomize?.paths ?? []).map((p) => path.resolve(repoRoot, p))).toEqual([jetStreamDir]);
+      expect(fs.existsSync(path.join(jetStreamDir, 'kustomization.yaml'))).toBe(true);
+      // The overlay's resources are outside its folder: kustomize build refuses them otherwise.
+      expect((kustomize?.buildArgs ?? []).join(' ')).toContain('--load-restrictor LoadRestrictionsNone');
+      // Same images built: the profile changes what is deployed, not what is built.
+      expect(patched.build.artifacts.map((a) => a.image)).toEqual(config.build.artifacts.map((a) => a.image));
     }
   });
 
@@ -468,8 +638,8 @@ describe('skaffold.yaml', () => {
   });
 
   it('deploys manifest globs that resolve to YAML files only', () => {
-    expect(config.manifests.rawYaml.length).toBeGreaterThan(0);
-    for (const glob of config.manifests.rawYaml) {
+    expect(config.manifests.rawYaml?.length).toBeGreaterThan(0);
+    for (const glob of config.manifests.rawYaml ?? []) {
       const files = expandGlob(glob);
       expect({ glob, count: files.length > 0 }).toEqual({ glob, count: true });
       for (const file of files) expect(file).toMatch(/\.ya?ml$/);
@@ -482,7 +652,9 @@ describe('skaffold.yaml', () => {
   });
 });
 
-describe('Kubernetes manifests (infra/k8s)', () => {
+describe.each(MANIFEST_SETS)('Kubernetes manifests ($title)', (set) => {
+  const { ofKind, services, workloads, findService } = set;
+  const manifests = set.objects;
   const skaffoldImages = new Set(IMAGES.map((s) => `ticketing/${s}`));
 
   it('define each component the design lists', () => {
@@ -495,8 +667,11 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       expect(names('StatefulSet')).toContain(`${s}-mongo`);
       expect(names('Service')).toContain(`${s}-mongo-srv`);
     }
-    expect(names('StatefulSet')).toEqual(expect.arrayContaining(['nats', 'expiration-redis']));
-    expect(names('Service')).toEqual(expect.arrayContaining(['nats-srv', 'expiration-redis-srv']));
+    expect(names('StatefulSet')).toEqual(expect.arrayContaining([set.bus.statefulSet, 'expiration-redis']));
+    expect(names('Service')).toEqual(expect.arrayContaining([set.bus.service, 'expiration-redis-srv']));
+    // One event bus: the other transport's server is not deployed beside it.
+    expect(names('StatefulSet')).not.toContain(set.otherBus.statefulSet);
+    expect(names('Service')).not.toContain(set.otherBus.service);
     expect(ofKind('Ingress')).toHaveLength(1);
   });
 
@@ -605,6 +780,16 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       // One client id per pod: NATS Streaming rejects a second connection with an id in use.
       if (byName.has('NATS_URL')) {
         expect(byName.get('NATS_CLIENT_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+      }
+      // Every service on this set's bus: its transport, and the Service of its server.
+      if (isService(name)) {
+        const transport = byName.get('EVENT_BUS')?.value ?? 'stan';
+        const host = /^nats:\/\/([^:/]+):/.exec(byName.get('NATS_URL')?.value ?? '')?.[1];
+        expect({ deployment: name, transport, host }).toEqual({
+          deployment: name,
+          transport: set.bus.transport,
+          host: set.bus.service,
+        });
       }
 
       for (const variable of env) {
@@ -756,6 +941,175 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       const selector = (policy.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector;
       expect(podLabels.some((labels) => matches(selector.matchLabels, labels))).toBe(true);
     }
+  });
+});
+
+describe('infra/k8s-jetstream (the kustomize overlay of the jetstream profile)', () => {
+  const jetstream = MANIFEST_SETS[1]!;
+  const kustomization = yaml.load(
+    fs.readFileSync(path.join(jetStreamDir, 'kustomization.yaml'), 'utf8'),
+  ) as Kustomization;
+  const deployment = (objects: K8sObject[], name: string): K8sObject | undefined =>
+    objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
+  const envOf = (o: K8sObject | undefined): Map<string, EnvVar> =>
+    new Map((o ? workloadSpec(o).template.spec.containers.flatMap((c) => c.env ?? []) : []).map((e) => [e.name, e]));
+  const natsJs = jetstream.ofKind('StatefulSet').find((o) => o.metadata.name === JETSTREAM_BUS.statefulSet);
+
+  it('renders: every resource file exists and every patch finds the object it names', () => {
+    expect(overlay.error).toBeUndefined();
+  });
+
+  it('deploys every file of infra/k8s but NATS Streaming (nats.yaml), and the JetStream cluster', () => {
+    const k8sFiles = fs
+      .readdirSync(k8sDir)
+      .filter((f) => /\.ya?ml$/.test(f) && f !== 'nats.yaml')
+      .map((f) => `../k8s/${f}`);
+    expect([...kustomization.resources].sort()).toEqual([...k8sFiles, 'jetstream.yaml'].sort());
+  });
+
+  it('patches each service Deployment once, merging into its own container: no Deployment copied, no container added', () => {
+    expect(overlay.patched.map((p) => p.target).sort()).toEqual(SERVICES.map((s) => `Deployment/${s}-depl`).sort());
+    for (const { patch, target, added } of overlay.patched) {
+      // Only variables are added; a container name that is not the Deployment's would add a container.
+      const service = target.replace(/^Deployment\/|-depl$/g, '');
+      expect({ patch, added }).toEqual({
+        patch,
+        added: [
+          `${target}.spec.template.spec.containers[${service}].env[EVENT_BUS]`,
+          `${target}.spec.template.spec.containers[${service}].env[JETSTREAM_REPLICAS]`,
+        ],
+      });
+      const rendered = deployment(jetstream.objects, `${service}-depl`);
+      expect(containersOf(rendered!).map((c) => c.name)).toEqual(
+        containersOf(deployment(manifests, `${service}-depl`)!).map((c) => c.name),
+      );
+    }
+    // Whatever is not patched is infra/k8s's object as it is.
+    const patchedKeys = new Set(overlay.patched.map((p) => p.target));
+    for (const object of jetstream.objects.filter((o) => !patchedKeys.has(`${o.kind}/${o.metadata.name}`))) {
+      if (object.file.startsWith('k8s-jetstream/')) continue;
+      const original = manifests.find((o) => o.kind === object.kind && o.metadata.name === object.metadata.name);
+      expect(object).toEqual(original);
+    }
+  });
+
+  it('puts every service on JetStream: EVENT_BUS=jetstream, NATS_URL at nats-js-srv, streams replicated on every server', () => {
+    const replicas = natsJs === undefined ? undefined : workloadSpec(natsJs).replicas;
+    for (const service of SERVICES) {
+      const env = envOf(deployment(jetstream.objects, `${service}-depl`));
+      expect({
+        service,
+        EVENT_BUS: env.get('EVENT_BUS')?.value,
+        NATS_URL: env.get('NATS_URL')?.value,
+        JETSTREAM_REPLICAS: env.get('JETSTREAM_REPLICAS')?.value,
+      }).toEqual({
+        service,
+        EVENT_BUS: 'jetstream',
+        NATS_URL: 'nats://nats-js-srv:4222',
+        JETSTREAM_REPLICAS: String(replicas),
+      });
+      // Each service reads these (its config spec), and they parse.
+      for (const variable of ['EVENT_BUS', 'NATS_URL', 'JETSTREAM_REPLICAS']) {
+        const parsed = CONFIG_SPECS[service][variable]?.parse(env.get(variable)?.value, variable);
+        expect({ service, variable, parsed: parsed !== undefined && !('error' in parsed) }).toEqual({
+          service,
+          variable,
+          parsed: true,
+        });
+      }
+    }
+    // The web client has no bus.
+    expect(envOf(deployment(jetstream.objects, `${CLIENT}-depl`)).has('EVENT_BUS')).toBe(false);
+  });
+
+  it('runs JetStream as a three-node cluster with a file store on a persistent volume claim per pod', () => {
+    expect(natsJs).toBeDefined();
+    if (natsJs === undefined) return;
+    const spec = workloadSpec(natsJs);
+    expect(spec.replicas).toBe(3);
+    const configMap = jetstream.ofKind('ConfigMap').find((c) => c.metadata.name === 'nats-js-config');
+    const data = (configMap as { data?: Record<string, string> } | undefined)?.data;
+    const conf = data?.['nats.conf'] ?? '';
+    const storeDir = /jetstream\s*\{[^}]*store_dir:\s*(\S+)/.exec(conf)?.[1];
+    const [container] = spec.template.spec.containers;
+    const storeVolume = container?.volumeMounts?.find((m) => m.mountPath === storeDir)?.name;
+    // File storage on a claim of its own: the store survives the pod.
+    expect({ storeDir, storeVolume, claims: spec.volumeClaimTemplates?.map((v) => v.metadata.name) }).toEqual({
+      storeDir: '/data',
+      storeVolume: 'data',
+      claims: ['data'],
+    });
+    expect(conf).not.toMatch(/max_mem_store|store:\s*memory/);
+    // The cluster's routes are the three pods by their stable names under the governing Service.
+    const routes = [...conf.matchAll(/nats:\/\/([\w.-]+):6222/g)].map((m) => m[1]);
+    expect(routes).toEqual([0, 1, 2].map((i) => `${natsJs.metadata.name}-${i}.${spec.serviceName ?? '?'}`));
+    expect(jetstream.findService(spec.serviceName ?? '')?.spec).toMatchObject({ clusterIP: 'None' });
+    // The config the pods mount is this ConfigMap; the client Service selects these pods.
+    expect(JSON.stringify(spec.template.spec)).toContain('"name":"nats-js-config"');
+    const client = jetstream.findService(JETSTREAM_BUS.service);
+    expect(matches(client ? serviceSpec(client).selector : undefined, spec.template.metadata.labels)).toBe(true);
+    // A disruption budget that keeps a majority (2 of 3) up: the streams stay writable.
+    const pdb = jetstream.ofKind('PodDisruptionBudget')[0]?.spec as { maxUnavailable?: number } | undefined;
+    expect(pdb?.maxUnavailable).toBe(1);
+  });
+
+  it('renders to objects that pass the strict Kubernetes schemas', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketing-overlay-'));
+    try {
+      const file = path.join(dir, 'rendered.yaml');
+      fs.writeFileSync(file, jetstream.objects.map((o) => yaml.dump(bare(o))).join('---\n'));
+      const result = run(
+        path.join(repoRoot, '.tools/venv/bin/kubernetes-validate'),
+        ['--strict', '--kubernetes-version', '1.37.0', file],
+        120_000,
+      );
+      expectSuccess(result);
+      const lines = result.output.split('\n').filter((l) => l.trim() !== '');
+      expect(lines.filter((l) => !l.startsWith('INFO '))).toEqual([]);
+      expect(lines).toHaveLength(jetstream.objects.length);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails on a patch whose Deployment does not exist (so a renamed Deployment is noticed)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketing-overlay-'));
+    try {
+      fs.cpSync(jetStreamDir, path.join(dir, 'k8s-jetstream'), { recursive: true });
+      fs.symlinkSync(k8sDir, path.join(dir, 'k8s'));
+      const patchFile = path.join(dir, 'k8s-jetstream/patches/orders-depl.yaml');
+      fs.writeFileSync(patchFile, fs.readFileSync(patchFile, 'utf8').replace('name: orders-depl', 'name: order-depl'));
+      expect(() => renderOverlay(path.join(dir, 'k8s-jetstream'))).toThrow(
+        'patches/orders-depl.yaml: no resource Deployment/order-depl to patch',
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Where kubectl is installed (it is not needed): the rendering above is what kustomize makes.
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  (kubectl ? it : it.skip)('renders as `kubectl kustomize` does (when kubectl is installed)', () => {
+    const result = run(
+      'kubectl',
+      ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', path.relative(repoRoot, jetStreamDir)],
+      60_000,
+    );
+    expectSuccess(result);
+    const byKey = (objects: Omit<K8sObject, 'file'>[]): Record<string, unknown> =>
+      Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
+    const ours = byKey(jetstream.objects.map(bare));
+    const theirs = byKey(
+      yaml
+        .loadAll(
+          result.output
+            .split('\n')
+            .filter((l) => !/^E\d{4} /.test(l))
+            .join('\n'),
+        )
+        .filter(isObject) as Omit<K8sObject, 'file'>[],
+    );
+    expect(ours).toEqual(theirs);
   });
 });
 

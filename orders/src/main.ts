@@ -19,6 +19,7 @@ import { TicketUpdatedListener } from './events/listeners/ticket-updated-listene
 import { Order } from './models/order';
 import { RefundRequest } from './models/refund-request';
 import { Ticket } from './models/ticket';
+import { reconcileOrderIndex } from './services/order-index';
 
 const logger = createLogger('orders');
 
@@ -35,6 +36,9 @@ runService('orders', logger, async () => {
 
   const relay = new OutboxRelay({ bus, models: [Order], logger });
   relay.start();
+  // In the background: the lists of orders are right for every order this version stores, the scan
+  // only repairs (see services/order-index.ts).
+  reconcileOrderIndex(logger).catch((err: unknown) => logger.warn({ err }, 'order list reconciliation failed'));
 
   new TicketCreatedListener(bus, logger).listen();
   new TicketUpdatedListener(bus, logger).listen();

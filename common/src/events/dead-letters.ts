@@ -1,5 +1,5 @@
 import { connect, headers, type JetStreamManager, type NatsConnection, type StoredMsg } from 'nats';
-import { DEAD_LETTER_HEADERS, REPLAY_SUBJECT_HEADER, jetStreamNames } from './jetstream-bus';
+import { DEAD_LETTER_HEADERS, REPLAY_SUBJECT_HEADER, jetStreamNames } from './jetstream-names';
 
 /**
  * The dead letters of a JetStream bus (messages whose last allowed delivery failed, and poison

@@ -3,6 +3,7 @@ export * from './create-bus';
 export * from './dead-letters';
 export * from './events';
 export * from './jetstream-bus';
+export * from './jetstream-names';
 export * from './listener';
 export * from './publisher';
 export * from './stan-backlog';

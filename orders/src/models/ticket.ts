@@ -44,12 +44,22 @@ const ticketSchema = new Schema<TicketAttrs, TicketModel>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        return apiJson(ret, { cents: ['priceCents', 'price'], hide: ['orderId'] });
+        return shown(ret);
       },
     },
   },
 );
 ticketSchema.plugin(versionPlugin, { mode: 'replica' });
+
+/** The API's view of a replica ticket (modified in place): `{ id, title, price, userId, version }`. */
+function shown(ret: Record<string, unknown>): Record<string, unknown> {
+  return apiJson(ret, { cents: ['priceCents', 'price'], hide: ['orderId'] });
+}
+
+/** The API's view of a ticket read with lean(), as its document's toJSON shows it. */
+export function ticketJson(ticket: TicketAttrs): Record<string, unknown> {
+  return shown({ ...ticket });
+}
 
 export const Ticket = mongoose.model<TicketAttrs, TicketModel>('Ticket', ticketSchema);
 

@@ -7,3 +7,4 @@ export { OUTBOX_CHECKPOINTS, countUnpublished, type OutboxCheckpoint, type Outbo
 export { type OutboxBacklog } from './ledger';
 export { type OutboxRelayOptions } from './options';
 export { OutboxRelay } from './relay';
+export { RelayListener } from './relay-listener';

@@ -1,27 +1,9 @@
-import {
-  Listener,
-  Subjects,
-  type ListenerOptions,
-  type Logger,
-  type Bus,
-  type OrderCreatedEvent,
-} from '@ticketing/common';
-import type { ExpirationQueue } from '../../queues/expiration-queue';
-import { QUEUE_GROUP_NAME } from './queue-group';
+import { Subjects, type OrderCreatedEvent } from '@ticketing/common';
+import { ExpirationListener } from './expiration-listener';
 
 /** Schedules the order's expiry at its expiresAt; the job id is the order id, so a redelivery adds nothing. */
-export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
+export class OrderCreatedListener extends ExpirationListener<OrderCreatedEvent> {
   readonly subject = Subjects.OrderCreated;
-  readonly queueGroupName = QUEUE_GROUP_NAME;
-
-  constructor(
-    bus: Bus,
-    logger: Logger,
-    private readonly expirations: ExpirationQueue,
-    opts?: ListenerOptions,
-  ) {
-    super(bus, logger, opts);
-  }
 
   async onMessage(data: OrderCreatedEvent['data']): Promise<void> {
     // Acked only once Redis stored the job: if Redis is away, add() rejects and the event comes back.

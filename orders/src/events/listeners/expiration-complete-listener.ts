@@ -1,12 +1,4 @@
-import {
-  Listener,
-  Subjects,
-  type Bus,
-  type ExpirationCompleteEvent,
-  type ListenerOptions,
-  type Logger,
-  type OutboxRelay,
-} from '@ticketing/common';
+import { RelayListener, Subjects, type ExpirationCompleteEvent } from '@ticketing/common';
 import { cancelOrder } from '../../services/order-lifecycle';
 import { QUEUE_GROUP_NAME } from './queue-group';
 
@@ -14,18 +6,9 @@ import { QUEUE_GROUP_NAME } from './queue-group';
  * The order's time is up: cancel it if it still holds its ticket. A cancelled or complete order is
  * left as it is, so a second delivery changes nothing and publishes nothing.
  */
-export class ExpirationCompleteListener extends Listener<ExpirationCompleteEvent> {
+export class ExpirationCompleteListener extends RelayListener<ExpirationCompleteEvent> {
   readonly subject = Subjects.ExpirationComplete;
   readonly queueGroupName = QUEUE_GROUP_NAME;
-
-  constructor(
-    bus: Bus,
-    logger: Logger,
-    private readonly relay: OutboxRelay,
-    opts: ListenerOptions = {},
-  ) {
-    super(bus, logger, opts);
-  }
 
   async onMessage(data: ExpirationCompleteEvent['data']): Promise<void> {
     const result = await cancelOrder(this.relay, data.orderId);

@@ -1,12 +1,4 @@
-import {
-  Listener,
-  Subjects,
-  type Bus,
-  type ListenerOptions,
-  type Logger,
-  type OutboxRelay,
-  type PaymentCreatedEvent,
-} from '@ticketing/common';
+import { RelayListener, Subjects, type PaymentCreatedEvent } from '@ticketing/common';
 import { applyPayment, requestRefund } from '../../services/order-lifecycle';
 import { QUEUE_GROUP_NAME } from './queue-group';
 
@@ -14,18 +6,9 @@ import { QUEUE_GROUP_NAME } from './queue-group';
  * A payment went through: complete the order if it is still active. A payment for an order that was
  * cancelled meanwhile never resurrects it; it is recorded as needing a refund (models/refund-request.ts).
  */
-export class PaymentCreatedListener extends Listener<PaymentCreatedEvent> {
+export class PaymentCreatedListener extends RelayListener<PaymentCreatedEvent> {
   readonly subject = Subjects.PaymentCreated;
   readonly queueGroupName = QUEUE_GROUP_NAME;
-
-  constructor(
-    bus: Bus,
-    logger: Logger,
-    private readonly relay: OutboxRelay,
-    opts: ListenerOptions = {},
-  ) {
-    super(bus, logger, opts);
-  }
 
   async onMessage(data: PaymentCreatedEvent['data']): Promise<void> {
     const payment = { id: data.id, stripeId: data.stripeId };

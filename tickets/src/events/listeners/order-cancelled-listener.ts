@@ -1,13 +1,4 @@
-import {
-  Listener,
-  OrderStatus,
-  Subjects,
-  type Bus,
-  type ListenerOptions,
-  type Logger,
-  type OrderCancelledEvent,
-  type OutboxRelay,
-} from '@ticketing/common';
+import { RelayListener, OrderStatus, Subjects, type OrderCancelledEvent } from '@ticketing/common';
 import { QUEUE_GROUP_NAME } from './queue-group';
 import { recordOrder } from './record-order';
 
@@ -16,18 +7,9 @@ import { recordOrder } from './record-order';
  * unset) or passes to another active order heard of meanwhile; if its order:created comes later,
  * that event is older news and reserves nothing. See recordOrder.
  */
-export class OrderCancelledListener extends Listener<OrderCancelledEvent> {
+export class OrderCancelledListener extends RelayListener<OrderCancelledEvent> {
   readonly subject = Subjects.OrderCancelled;
   readonly queueGroupName = QUEUE_GROUP_NAME;
-
-  constructor(
-    bus: Bus,
-    logger: Logger,
-    private readonly relay: OutboxRelay,
-    opts: ListenerOptions = {},
-  ) {
-    super(bus, logger, opts);
-  }
 
   async onMessage(data: OrderCancelledEvent['data']): Promise<void> {
     await recordOrder(this.relay, this.log, data.ticket.id, {

@@ -1,13 +1,4 @@
-import {
-  Listener,
-  OrderStatus,
-  Subjects,
-  type Bus,
-  type ListenerOptions,
-  type Logger,
-  type OrderCompletedEvent,
-  type OutboxRelay,
-} from '@ticketing/common';
+import { RelayListener, OrderStatus, Subjects, type OrderCompletedEvent } from '@ticketing/common';
 import { QUEUE_GROUP_NAME } from './queue-group';
 import { recordOrder } from './record-order';
 
@@ -15,18 +6,9 @@ import { recordOrder } from './record-order';
  * A paid order holds the ticket for good: `sold` is set with orderId, so the ticket is never listed,
  * edited or held by anyone else again, whatever arrives later. See recordOrder.
  */
-export class OrderCompletedListener extends Listener<OrderCompletedEvent> {
+export class OrderCompletedListener extends RelayListener<OrderCompletedEvent> {
   readonly subject = Subjects.OrderCompleted;
   readonly queueGroupName = QUEUE_GROUP_NAME;
-
-  constructor(
-    bus: Bus,
-    logger: Logger,
-    private readonly relay: OutboxRelay,
-    opts: ListenerOptions = {},
-  ) {
-    super(bus, logger, opts);
-  }
 
   async onMessage(data: OrderCompletedEvent['data']): Promise<void> {
     await recordOrder(this.relay, this.log, data.ticket.id, {

@@ -1,12 +1,4 @@
-import {
-  Listener,
-  Subjects,
-  type Bus,
-  type ListenerOptions,
-  type Logger,
-  type OrderCreatedEvent,
-  type OutboxRelay,
-} from '@ticketing/common';
+import { RelayListener, Subjects, type OrderCreatedEvent } from '@ticketing/common';
 import { QUEUE_GROUP_NAME } from './queue-group';
 import { recordOrder } from './record-order';
 
@@ -15,18 +7,9 @@ import { recordOrder } from './record-order';
  * cancellation or a completed order was heard of first; see recordOrder. Sellers cannot edit a
  * held ticket.
  */
-export class OrderCreatedListener extends Listener<OrderCreatedEvent> {
+export class OrderCreatedListener extends RelayListener<OrderCreatedEvent> {
   readonly subject = Subjects.OrderCreated;
   readonly queueGroupName = QUEUE_GROUP_NAME;
-
-  constructor(
-    bus: Bus,
-    logger: Logger,
-    private readonly relay: OutboxRelay,
-    opts: ListenerOptions = {},
-  ) {
-    super(bus, logger, opts);
-  }
 
   async onMessage(data: OrderCreatedEvent['data']): Promise<void> {
     await recordOrder(this.relay, this.log, data.ticket.id, {
