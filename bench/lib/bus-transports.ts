@@ -11,14 +11,8 @@ import {
   type MessageContext,
   type OrderCancelledEvent,
 } from '../../common/src';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  connectNats,
-  silentLogger,
-  startNatsJetStream,
-  startNatsStreaming,
-} from '../../common/src/testing';
+import { AckPolicy, DeliverPolicy, connectNats, silentLogger } from '../../common/src/testing';
+import { startNatsJetStream, startNatsStreaming } from '@ticketing/devinfra';
 import { median, summarise, type LatencySummary } from './stats';
 
 /**

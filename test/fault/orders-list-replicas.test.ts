@@ -1,14 +1,6 @@
 import { OrderStatus } from '@ticketing/common';
-import {
-  TEST_JWT_KEY,
-  busServerEnv,
-  eventually,
-  sessionCookie,
-  startBusServer,
-  testBusTransport,
-  testMongoUri,
-  type BusServer,
-} from '@ticketing/common/testing';
+import { TEST_JWT_KEY, eventually, sessionCookie, testBusTransport, testMongoUri } from '@ticketing/common/testing';
+import { busServerEnv, startBusServer, type BusServer } from '@ticketing/devinfra';
 import mongoose from 'mongoose';
 import { newId, openDatabase, type Database } from './support/fixtures';
 import { requestJson, type JsonResponse } from './support/http-client';
