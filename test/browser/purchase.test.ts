@@ -174,3 +174,20 @@ describe('the web client', () => {
     expect([...first.errors, ...second.errors, ...third.errors]).toEqual([]);
   }, 60_000);
 });
+
+// Last in the file: it stops auth for good.
+describe('the web client without auth', () => {
+  it('shows its own error page, with Try again, when the header cannot learn who is signed in', async () => {
+    const auth = env.stack.services.find((s) => s.name === 'auth');
+    if (auth?.pid === undefined) throw new Error('auth is not running');
+    process.kill(auth.pid, 'SIGKILL');
+
+    const { page } = await person();
+    const res = await page.goto('/');
+    expect(res?.status()).toBe(500);
+    const alert = page.getByRole('alert');
+    await alert.filter({ hasText: 'Ticketing is not available right now' }).waitFor();
+    await page.getByRole('button', { name: 'Try again' }).waitFor();
+    expect(await page.getByText('Application error').count()).toBe(0);
+  }, 60_000);
+});
