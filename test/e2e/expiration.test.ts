@@ -1,4 +1,5 @@
 import { eventually } from '@ticketing/common/testing';
+import { parseMetrics, type MetricSample } from '../../common/src/metrics/parse';
 import type { Stack } from '@ticketing/devinfra';
 import {
   STACK_START_TIMEOUT_MS,
@@ -30,6 +31,12 @@ afterAll(async () => {
   await stack?.stop();
 }, 60_000);
 
+async function expirationMetrics(): Promise<MetricSample[]> {
+  const expiration = stack.services.find((s) => s.name === 'expiration');
+  if (expiration === undefined) throw new Error('expiration is not running');
+  return parseMetrics(await (await fetch(expiration.metricsUrl)).text());
+}
+
 describe('an order that is not paid in time', () => {
   it('is cancelled when its window ends, its ticket is released, and another buyer gets the ticket', async () => {
     const seller = await signUp(stack.baseUrl);
@@ -51,6 +58,17 @@ describe('an order that is not paid in time', () => {
     await eventually(async () => expect((await getOrder(slowBuyer, order.id)).status).toBe('cancelled'), {
       timeoutMs: 20_000,
       intervalMs: 200,
+    });
+    // The operator's view of it: one expiration published, at or after the order's expiresAt (never
+    // early), and no job left waiting. The worker records it once BullMQ marks the job completed,
+    // which may come a moment after orders has cancelled the order.
+    await eventually(async () => {
+      const samples = await expirationMetrics();
+      const value = (name: string, labels: Record<string, string> = {}): number | undefined =>
+        samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+      expect(value('expiration_lateness_seconds_count')).toBe(1);
+      expect(value('expiration_lateness_seconds_sum')).toBeGreaterThanOrEqual(0);
+      expect(value('expiration_queue_jobs', { state: 'delayed' })).toBe(0);
     });
     // Released: reserving (version 1) and releasing (version 2) are both changes of the ticket, so
     // version 2 without an orderId cannot be the state before the reservation arrived.

@@ -10,6 +10,8 @@ import {
   stageEvent,
   stripOutbox,
   versionPlugin,
+  metricsRegistry,
+  parseMetrics,
   type OutboxCheckpoint,
   type OutboxEntry,
   type Versioned,
@@ -93,6 +95,13 @@ function unpublishedOf(gig: GigDoc): Promise<number> {
 
 const publishedIds = (gig: GigDoc): string[] =>
   probe.events.filter((e) => (e.data as { id?: string }).id === String(gig._id)).map((e) => e.id);
+
+/** The outbox gauges as a scrape of /metrics reads them. */
+async function outboxGauges(): Promise<{ pending: number; oldestAgeSeconds: number }> {
+  const samples = parseMetrics(await metricsRegistry.metrics());
+  const value = (name: string): number => samples.find((s) => s.name === name)?.value ?? NaN;
+  return { pending: value('outbox_pending_entries'), oldestAgeSeconds: value('outbox_oldest_pending_age_seconds') };
+}
 
 describe('outbox', () => {
   it('stores the change and its event in one save, publishes it, then checkpoints it as published', async () => {
@@ -297,14 +306,19 @@ describe('outbox', () => {
     const gig = new GigModel({ title: 'while down' });
     stageEvent(gig, Subjects.TicketCreated, created(gig));
 
+    const before = await outboxGauges();
     await lateRelay.commit(gig);
     const pending = await outboxOf(gig);
+    // /metrics shows the stored, unpublished event, and its age growing.
+    expect((await outboxGauges()).pending).toBe(before.pending + 1);
+    await eventually(async () => expect((await outboxGauges()).oldestAgeSeconds).toBeGreaterThan(0));
     await offline.connect();
 
     expect(pending).toEqual([expect.objectContaining({ subject: Subjects.TicketCreated })]);
     // The relay publishes as soon as the bus reports 'connected', without waiting for its timer.
     await probe.waitFor(Subjects.TicketCreated, (d) => d.id === String(gig._id));
     await eventually(async () => expect(await unpublishedOf(gig)).toBe(0));
+    expect((await outboxGauges()).pending).toBe(before.pending);
     await lateRelay.stop();
     await offline.close();
   });
