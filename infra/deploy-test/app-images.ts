@@ -58,6 +58,12 @@ async function inContainer(image: string, script: string, extra: string[] = []):
   return podmanOk(['run', '--rm', '--network', 'none', ...extra, '--entrypoint', 'sh', image, '-c', script]);
 }
 
+/** The name the app's own package.json gives (the client's is scoped: @ticketing/client). */
+function ownPackageName(app: string): string {
+  const manifest = JSON.parse(readFileSync(path.join(repo, app, 'package.json'), 'utf8')) as { name?: unknown };
+  return typeof manifest.name === 'string' ? manifest.name : app;
+}
+
 async function checkProductionImage(app: AppImage): Promise<void> {
   await check(`${app.name}: production image runs as a non-root user`, async () => {
     const user = await imageUser(app.prodTag);
@@ -68,7 +74,7 @@ async function checkProductionImage(app: AppImage): Promise<void> {
     if (wanted !== undefined && String(wanted) !== uid) fail(`uid ${uid}, the Deployment's runAsUser is ${wanted}`);
     return `USER ${user} (uid ${uid})`;
   });
-  if (app.buildArgs['SERVICE'] === undefined) return;
+  const packageName = ownPackageName(app.name);
   await check(
     `${app.name}: production image holds ${app.name} only, without tests, .d.ts, source maps, lockfile`,
     async () => {
@@ -79,7 +85,9 @@ async function checkProductionImage(app: AppImage): Promise<void> {
           ' ls -d /app/common/dist/testing /app/node_modules/.package-lock.json /app/node_modules/jest /app/node_modules/typescript 2>/dev/null; true',
       );
       const [name, ...unwanted] = out.trim().split('\n');
-      if (name !== app.name) fail(`/app/${app.name}/package.json names '${name ?? ''}' (a build cache mix-up?)`);
+      if (name !== packageName) {
+        fail(`/app/${app.name}/package.json names '${name ?? ''}', not '${packageName}' (a build cache mix-up?)`);
+      }
       if (unwanted.length > 0) fail(`found ${unwanted.slice(0, 8).join(', ')}`);
       return 'none found';
     },
@@ -87,7 +95,6 @@ async function checkProductionImage(app: AppImage): Promise<void> {
 }
 
 async function checkDevImage(app: AppImage): Promise<void> {
-  if (app.buildArgs['SERVICE'] === undefined) return;
   await check(
     `${app.name}: dev image runs with NODE_ENV=development, service folder writable by its user`,
     async () => {
