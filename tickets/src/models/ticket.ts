@@ -5,7 +5,6 @@ import {
   isActiveStatus,
   outboxPlugin,
   stageEvent,
-  stripOutbox,
   versionPlugin,
   type TicketUpdatedEvent,
   type Versioned,
@@ -71,6 +70,27 @@ export interface TicketJson {
   sold?: true;
 }
 
+/** What the API shows of a stored ticket: the fields a lean read with TICKET_VIEW_PROJECTION returns. */
+export type TicketView = Pick<TicketFields, 'title' | 'priceCents' | 'userId' | 'version' | 'orderId' | 'sold'> & {
+  _id: mongoose.Types.ObjectId;
+};
+
+export const TICKET_VIEW_PROJECTION = { title: 1, priceCents: 1, userId: 1, version: 1, orderId: 1, sold: 1 } as const;
+
+/** The API's JSON of a ticket, from a document or a lean read. */
+export function ticketJson(t: TicketView): TicketJson {
+  const json: TicketJson = {
+    id: String(t._id),
+    title: t.title,
+    price: fromCents(t.priceCents),
+    userId: t.userId,
+    version: t.version,
+  };
+  if (typeof t.orderId === 'string') json.orderId = t.orderId;
+  if (t.sold === true) json.sold = true;
+  return json;
+}
+
 const ticketSchema = new Schema<TicketFields, TicketModel>(
   {
     title: { type: String, required: true, trim: true, maxlength: TITLE_MAX_LENGTH },
@@ -93,19 +113,8 @@ const ticketSchema = new Schema<TicketFields, TicketModel>(
   {
     versionKey: false,
     toJSON: {
-      transform(_doc, ret: Record<string, unknown>): TicketJson {
-        stripOutbox(ret);
-        const json: TicketJson = {
-          id: String(ret['_id']),
-          title: ret['title'] as string,
-          price: fromCents(ret['priceCents'] as number),
-          userId: ret['userId'] as string,
-          version: ret['version'] as number,
-        };
-        if (typeof ret['orderId'] === 'string') json.orderId = ret['orderId'];
-        if (ret['sold'] === true) json.sold = true;
-        return json;
-      },
+      // A new object of the API's fields only: the outbox and the known orders never leave.
+      transform: (_doc, ret: Record<string, unknown>): TicketJson => ticketJson(ret as unknown as TicketView),
     },
   },
 );

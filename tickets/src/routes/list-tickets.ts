@@ -14,7 +14,7 @@ export function listTicketsRouter(listing: TicketListing): Router {
     const { limit, after } = pageRequest(req);
     const { tickets, more } = await listing.page(limit, after);
     const last = tickets[tickets.length - 1];
-    const nextCursor = more && last !== undefined ? encodeCursor(String(last._id)) : null;
+    const nextCursor = more && last !== undefined ? encodeCursor(last.id) : null;
     res.json({ tickets, nextCursor });
   });
 }

@@ -1,6 +1,13 @@
 import type { Bus, ListenerOptions, Logger } from '@ticketing/common';
 import { ListingTicketCreatedListener, ListingTicketUpdatedListener } from '../events/listeners/listing-listeners';
-import { Ticket, type TicketDoc } from '../models/ticket';
+import {
+  TICKET_VIEW_PROJECTION,
+  Ticket,
+  ticketJson,
+  type TicketDoc,
+  type TicketJson,
+  type TicketView,
+} from '../models/ticket';
 import { onTicketStored } from './ticket-lifecycle';
 
 /** What the listing needs to know of a ticket: its id, version and whether it is for sale. */
@@ -83,9 +90,11 @@ export class TicketListing {
    * Up to `limit` tickets for sale older than `before` (an id), newest first, each read by its
    * `_id` and checked on the stored copy; `more` says whether another one follows. A ticket found
    * held or sold (news this replica has not heard yet) is dropped from the listing and skipped.
+   * The reads are lean and fetch only the fields the API shows (no known orders, no outbox), as
+   * nothing here is saved back.
    */
-  async page(limit: number, before?: string): Promise<{ tickets: TicketDoc[]; more: boolean }> {
-    const found: TicketDoc[] = [];
+  async page(limit: number, before?: string): Promise<{ tickets: TicketJson[]; more: boolean }> {
+    const found: TicketJson[] = [];
     // Index of the next candidate, walking down from the newest below the cursor.
     let next = (before === undefined ? this.ids.length : this.search(before)) - 1;
     // One ticket more than the page tells whether another page exists.
@@ -93,7 +102,9 @@ export class TicketListing {
       const wanted = limit + 1 - found.length;
       const batch: string[] = [];
       for (; next >= 0 && batch.length < wanted; next -= 1) batch.push(this.ids[next] as string);
-      const docs = await Promise.all(batch.map((id) => Ticket.findById(id)));
+      const docs = await Promise.all(
+        batch.map((id) => Ticket.findById(id, TICKET_VIEW_PROJECTION).lean<TicketView>().exec()),
+      );
       docs.forEach((doc, i) => {
         if (doc === null) {
           this.forget(batch[i] as string);
@@ -101,7 +112,7 @@ export class TicketListing {
         }
         const news = newsOf(doc);
         if (news.forSale) {
-          found.push(doc);
+          found.push(ticketJson(doc));
           return;
         }
         // The stored copy is the truth, whatever version this replica knew.
