@@ -100,12 +100,14 @@ async function main(): Promise<void> {
   let turn = 0;
   app.get('/tickets/by-id', async (req, res) => {
     const limit = Number(req.query['limit'] ?? 20);
-    ids ??= (
-      await tickets
-        .find({}, { projection: { _id: 1 } })
-        .limit(1_000)
-        .toArray()
-    ).map((row) => row._id);
+    // Taken again while the collection is empty (a phase may run before any ticket is stored).
+    if (ids === undefined || ids.length === 0)
+      ids = (
+        await tickets
+          .find({}, { projection: { _id: 1 } })
+          .limit(1_000)
+          .toArray()
+      ).map((row) => row._id);
     const known = ids;
     const picked = Array.from({ length: Math.min(limit, known.length) }, (_, i) => known[(turn + i) % known.length]);
     turn += limit;
