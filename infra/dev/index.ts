@@ -16,7 +16,8 @@
 export * from './lib/infra';
 export * from './lib/infra-process';
 export * from './lib/infra-probes';
-export { externalServer, ensureTool, stderrLog } from './lib/infra-tools';
+export { ensureTool } from './lib/infra-tools';
+export { externalServer, stderrLog } from './lib/infra-tool-names';
 export * from './lib/tcp-proxy';
 export * from './lib/stripe-test-mode';
 

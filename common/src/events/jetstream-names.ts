@@ -3,9 +3,10 @@ import { RetentionPolicy, StorageType, nanos, type JetStreamManager, type Stream
 import { Subjects } from './subjects';
 
 /**
- * JetStream's names and stream set-up for the bus (jetstream-bus.ts) and the dead-letter tool
- * (dead-letters.ts): one events stream and one dead-letter stream per channel prefix, the durable
- * consumer of a queue group on a subject, and the headers a dead letter carries.
+ * JetStream's names and stream set-up for the bus (jetstream-bus.ts, jetstream-consumers.ts,
+ * jetstream-delivery.ts) and the dead-letter tool (dead-letters.ts): one events stream and one
+ * dead-letter stream per channel prefix, the durable consumer of a queue group on a subject, and the
+ * headers a dead letter carries.
  */
 
 export const DEFAULT_MAX_DELIVER = 10;

@@ -1,7 +1,8 @@
 /** Starts MongoDB for the tests and `npm start`: FerretDB, or mongod when it is on PATH. */
 import { spawnManaged, startOnFreePort, waitUntilReady } from './infra-process';
 import { mongoPing } from './infra-probes';
-import { ensureTool, externalServer, stderrLog } from './infra-tools';
+import { externalServer, stderrLog } from './infra-tool-names';
+import { ensureTool } from './infra-tools';
 import { HOST, once, readyOpts, requireBinary, withDataDir, type CommonStartOptions } from './infra-start';
 
 export interface StartMongoOptions extends CommonStartOptions {

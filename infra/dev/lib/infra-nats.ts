@@ -2,7 +2,8 @@
 import { freePort, spawnManaged, startOnFreePort, waitUntilReady, type ManagedProcess } from './infra-process';
 import type { BusTransport } from '@ticketing/common';
 import { expectHttp200, natsInfo } from './infra-probes';
-import { ensureTool, externalServer, stderrLog } from './infra-tools';
+import { externalServer, stderrLog } from './infra-tool-names';
+import { ensureTool } from './infra-tools';
 import { HOST, once, portOf, readyOpts, requireBinary, withDataDir, type CommonStartOptions } from './infra-start';
 
 export interface StartNatsStreamingOptions extends CommonStartOptions {

@@ -1,7 +1,8 @@
 /** Starts redis-server (the expiration queue), with or without persistence. */
 import { spawnManaged, startOnFreePort, waitUntilReady } from './infra-process';
 import { redisPing } from './infra-probes';
-import { ensureTool, externalServer, stderrLog } from './infra-tools';
+import { externalServer, stderrLog } from './infra-tool-names';
+import { ensureTool } from './infra-tools';
 import { HOST, ensureDir, once, readyOpts, requireBinary, type CommonStartOptions } from './infra-start';
 
 export interface StartRedisOptions extends CommonStartOptions {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { removeTempDir, trackTempDir } from './infra-process';
-import { type Log, type ToolName } from './infra-tools';
+import { type Log, type ToolName } from './infra-tool-names';
 
 export const HOST = '127.0.0.1';
 

@@ -1,7 +1,8 @@
 /** Starts stripe-mock (the Stripe API from its OpenAPI spec; the test-mode front goes in front of it). */
 import { spawnManaged, startOnFreePort, waitUntilReady } from './infra-process';
 import { expectHttp200 } from './infra-probes';
-import { ensureTool, externalServer, stderrLog } from './infra-tools';
+import { externalServer, stderrLog } from './infra-tool-names';
+import { ensureTool } from './infra-tools';
 import { HOST, once, portOf, readyOpts, requireBinary, type CommonStartOptions } from './infra-start';
 
 export type StartStripeMockOptions = CommonStartOptions & { port?: number };

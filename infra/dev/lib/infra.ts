@@ -6,16 +6,9 @@
  * returns that server instead and starts nothing.
  */
 
-export {
-  ALL_TOOLS,
-  EXTERNAL_SERVER_ENV,
-  ensureTools,
-  repoRoot,
-  toolsBinDir,
-  type Log,
-  type ToolName,
-  type ToolStatus,
-} from './infra-tools';
+export { ALL_TOOLS, EXTERNAL_SERVER_ENV, type Log, type ToolName, type ToolStatus } from './infra-tool-names';
+export { ensureTools } from './infra-tools';
+export { repoRoot, toolsBinDir } from './infra-paths';
 export { freePort } from './infra-process';
 export { aptInstall, canAptInstall, type AptInstallOptions, type AptResult } from './infra-apt';
 

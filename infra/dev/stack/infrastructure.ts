@@ -10,7 +10,7 @@ import {
   type ToolName,
 } from '../lib/infra';
 import { startStripeTestMode } from '../lib/stripe-test-mode';
-import { EXTERNAL_SERVER_ENV, externalServer } from '../lib/infra-tools';
+import { EXTERNAL_SERVER_ENV, externalServer } from '../lib/infra-tool-names';
 import type { BusTransport } from '../../../common/src/events/bus';
 import { errorMessage } from './text';
 import { NEEDS, type InfraHandle, type InfraUrls, type Log, type ServiceName } from './types';
