@@ -28,9 +28,10 @@ export class HttpsClient {
 
   constructor(private readonly target: IngressTarget) {}
 
-  request<T>(method: string, path: string, body?: unknown): Promise<Answer<T>> {
+  /** `accept`: the API's JSON by default; a page of the web client asks for text/html. */
+  request<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<Answer<T>> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { host: this.target.host, accept: 'application/json' };
+    const headers: Record<string, string> = { host: this.target.host, accept };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     if (this.cookies.size > 0) headers['cookie'] = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     return new Promise((resolve, reject) => {
@@ -123,7 +124,7 @@ export interface FlowStep {
 export async function purchaseFlow(
   target: IngressTarget,
   onStep: (step: FlowStep) => void,
-): Promise<{ orderId: string }> {
+): Promise<{ orderId: string; buyer: HttpsClient; ticketTitle: string }> {
   const seller = new HttpsClient(target);
   const buyer = new HttpsClient(target);
   for (const user of [seller, buyer]) {
@@ -174,5 +175,5 @@ export async function purchaseFlow(
     return res.body.sold === true ? true : undefined;
   });
   onStep({ name: 'order complete, ticket sold', detail: order.id });
-  return { orderId: order.id };
+  return { orderId: order.id, buyer, ticketTitle: 'Deploy test concert' };
 }

@@ -160,14 +160,28 @@ export async function checkPurchaseFlow(m: Manifests, s: StandIns, running: Runn
       return 'GET / answered 200';
     });
   }
+  let flow: Awaited<ReturnType<typeof purchaseFlow>> | undefined;
   await check('purchase flow through the ingress', async () => {
     const steps: string[] = [];
-    const { orderId } = await purchaseFlow(target, (step) => {
+    flow = await purchaseFlow(target, (step) => {
       log(`  flow: ${step.name} (${step.detail})`);
       steps.push(step.name);
     });
-    return `${steps.length} steps, order ${orderId} complete`;
+    return `${steps.length} steps, order ${flow.orderId} complete`;
   });
+  if (running.has('client') && flow !== undefined) {
+    const { buyer, ticketTitle } = flow;
+    // The page is rendered by the client's server, which calls the API with the buyer's cookie
+    // through the in-cluster name of the ingress controller: what GET / signed out does not reach.
+    await check('the web client shows the signed-in buyer their orders (server-side, with the session)', async () => {
+      const res = await buyer.request<string>('GET', '/orders', undefined, 'text/html');
+      if (res.status !== 200) fail(`GET /orders answered ${res.status}`);
+      const html = String(res.body);
+      const missing = [buyer.email, ticketTitle].filter((text) => !html.includes(text));
+      if (missing.length > 0) fail(`the page lacks ${missing.join(', ')}: ${html.slice(0, 300)}`);
+      return `GET /orders answered 200 with ${buyer.email} and "${ticketTitle}"`;
+    });
+  }
   const redis = m.workloads.find((w) => standInFor(w.container.image, s) === s.redis);
   if (redis !== undefined) {
     await check('expiration scheduled the order in Redis', async () => {
