@@ -58,27 +58,25 @@ async function subscribe(db: mongoose.mongo.Db, url: string, clusterId: string):
   return stan;
 }
 
-async function main(): Promise<void> {
-  const uri = env('MONGO_URI');
+/** The three databases the routes read and write: the baseline's own, the tickets' and the orders'. */
+async function openDatabases(
+  uri: string,
+): Promise<{ baseline: mongoose.mongo.Db; ticketsDb: mongoose.mongo.Db; ordersDb: mongoose.mongo.Db }> {
   const baseline = (await mongoose.createConnection(withDatabase(uri, env('BASELINE_DB'))).asPromise()).db;
   const ticketsDb = (await mongoose.createConnection(withDatabase(uri, env('TICKETS_DB'))).asPromise()).db;
   const ordersDb = (await mongoose.createConnection(withDatabase(uri, env('ORDERS_DB'))).asPromise()).db;
   if (baseline === undefined || ticketsDb === undefined || ordersDb === undefined) {
     throw new Error('no database handle');
   }
-  const inserted = baseline.collection('tickets');
-  const locks = baseline.collection('locks');
-  await locks.createIndex({ ticketLock: 1 }, { unique: true });
-  const tickets = ticketsDb.collection('tickets');
+  return { baseline, ticketsDb, ordersDb };
+}
 
-  const natsUrl = process.env['NATS_URL'];
-  const stan =
-    natsUrl === undefined || natsUrl === ''
-      ? undefined
-      : await subscribe(baseline, natsUrl, process.env['NATS_CLUSTER_ID'] ?? 'ticketing');
-
-  const app = express();
-  app.use(express.json());
+/** POST /tickets, GET /tickets and GET /tickets/by-id (see the module comment). */
+function ticketRoutes(
+  app: express.Express,
+  inserted: mongoose.mongo.Collection,
+  tickets: mongoose.mongo.Collection,
+): void {
   app.post('/tickets', async (req, res) => {
     const { title, price } = req.body as { title: string; price: number };
     const doc = { title, priceCents: Math.round(price * 100), userId: 'bench', version: 0 };
@@ -114,6 +112,10 @@ async function main(): Promise<void> {
     const rows = await Promise.all(picked.map((_id) => tickets.findOne({ _id })));
     res.json({ tickets: rows });
   });
+}
+
+/** GET /orders/by-id: a page of orders and their tickets by bare _id, from the orders service's database. */
+function orderRoutes(app: express.Express, ordersDb: mongoose.mongo.Db): void {
   // The physical path of a page of 20 orders with their tickets: 20 orders, then each one's ticket
   // (from the orders service's replica), all by bare _id; orders taken once, walked round-robin.
   const orders = ordersDb.collection('orders');
@@ -138,6 +140,10 @@ async function main(): Promise<void> {
     const tickets = await Promise.all(rows.map((row) => replica.findOne({ _id: row?.['ticket'] })));
     res.json({ orders: rows, tickets });
   });
+}
+
+/** POST /reserve: one insertOne under the unique index of `locks`, 400 TICKET_RESERVED on a duplicate. */
+function reserveRoute(app: express.Express, locks: mongoose.mongo.Collection): void {
   app.post('/reserve', async (req, res) => {
     const { ticketId } = req.body as { ticketId: string };
     try {
@@ -148,7 +154,10 @@ async function main(): Promise<void> {
       res.status(400).json({ errors: [{ message: 'reserved', code: 'TICKET_RESERVED' }] });
     }
   });
+}
 
+/** Listens on a free port, prints {"port":N}, and stops everything on SIGTERM or SIGINT. */
+function serve(app: express.Express, stan: Stan | undefined): void {
   const server = app.listen(0, '127.0.0.1', () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -163,6 +172,28 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+async function main(): Promise<void> {
+  const uri = env('MONGO_URI');
+  const { baseline, ticketsDb, ordersDb } = await openDatabases(uri);
+  const inserted = baseline.collection('tickets');
+  const locks = baseline.collection('locks');
+  await locks.createIndex({ ticketLock: 1 }, { unique: true });
+  const tickets = ticketsDb.collection('tickets');
+
+  const natsUrl = process.env['NATS_URL'];
+  const stan =
+    natsUrl === undefined || natsUrl === ''
+      ? undefined
+      : await subscribe(baseline, natsUrl, process.env['NATS_CLUSTER_ID'] ?? 'ticketing');
+
+  const app = express();
+  app.use(express.json());
+  ticketRoutes(app, inserted, tickets);
+  orderRoutes(app, ordersDb);
+  reserveRoute(app, locks);
+  serve(app, stan);
 }
 
 main().catch((err: unknown) => {

@@ -57,57 +57,59 @@ const POLL_WORKERS = 4;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-export async function propagation(opts: PropagationOptions): Promise<PropagationResult> {
-  const maxOutstanding = opts.maxOutstanding ?? 64;
+/** What the creation loop and the poll workers share while a run lasts. */
+interface Tracking {
   /** Confirmed, not yet visible: id → [sent at, confirmed at]. */
-  const pending = new Map<string, [number, number]>();
-  const latencies: number[] = [];
-  const endToEnd: number[] = [];
-  let failed = 0;
-  let creating = true;
-  let confirmed = 0;
-  let polls = 0;
-  let sampled = 0;
-  const sampleEvery = Math.max(1, Math.floor(opts.sampleEvery ?? 1));
+  pending: Map<string, [number, number]>;
+  /** Pending records a worker is reading now. */
+  polling: Set<string>;
+  latencies: number[];
+  endToEnd: number[];
+  failed: number;
+  /** False once the run is over: idle workers then return. */
+  creating: boolean;
+  confirmed: number;
+  polls: number;
+  sampled: number;
+}
 
-  // Each worker polls the oldest pending record no other worker is polling; records arrive roughly
-  // in order, so the workers sit on the next few to arrive. Several, because one poll at a time
-  // could not keep up at 500/s (each read is a round trip to a busy server) and the queue of
-  // undetected records then showed up as propagation latency: with one worker the p50 at 500/s
-  // measured 100-190 ms where four measured 26-57 ms. After a miss a worker pauses about a
-  // millisecond (the detection's resolution), so that waiting costs the database little.
-  const polling = new Set<string>();
-  const workers = Array.from({ length: opts.pollWorkers ?? POLL_WORKERS }, async () => {
-    for (;;) {
-      let id: string | undefined;
-      for (const key of pending.keys()) {
-        if (!polling.has(key)) {
-          id = key;
-          break;
-        }
+/** One poll worker: reads the oldest pending record no other worker is reading, until the run is over. */
+async function pollWorker(replica: mongoose.mongo.Collection, t: Tracking): Promise<void> {
+  const { pending, polling } = t;
+  for (;;) {
+    let id: string | undefined;
+    for (const key of pending.keys()) {
+      if (!polling.has(key)) {
+        id = key;
+        break;
       }
-      if (id === undefined) {
-        if (!creating) return;
-        await sleep(0.5);
-        continue;
-      }
-      polling.add(id);
-      polls += 1;
-      const found = await opts.replica
-        .findOne({ _id: new mongoose.Types.ObjectId(id) }, { projection: { _id: 1 } })
-        .finally(() => polling.delete(id));
-      const at = performance.now();
-      const since = pending.get(id);
-      if (found === null || since === undefined) {
-        await sleep(0.5);
-        continue;
-      }
-      pending.delete(id);
-      latencies.push(at - since[1]);
-      endToEnd.push(at - since[0]);
     }
-  });
+    if (id === undefined) {
+      if (!t.creating) return;
+      await sleep(0.5);
+      continue;
+    }
+    polling.add(id);
+    t.polls += 1;
+    const found = await replica
+      .findOne({ _id: new mongoose.Types.ObjectId(id) }, { projection: { _id: 1 } })
+      .finally(() => polling.delete(id));
+    const at = performance.now();
+    const since = pending.get(id);
+    if (found === null || since === undefined) {
+      await sleep(0.5);
+      continue;
+    }
+    pending.delete(id);
+    t.latencies.push(at - since[1]);
+    t.endToEnd.push(at - since[0]);
+  }
+}
 
+/** Creates records at the offered rate for the run's duration; resolves with the milliseconds it took. */
+async function createAtRate(opts: PropagationOptions, t: Tracking): Promise<number> {
+  const maxOutstanding = opts.maxOutstanding ?? 64;
+  const sampleEvery = Math.max(1, Math.floor(opts.sampleEvery ?? 1));
   const started = performance.now();
   const interval = 1000 / opts.rate;
   const inFlight = new Set<Promise<void>>();
@@ -122,41 +124,66 @@ export async function propagation(opts: PropagationOptions): Promise<Propagation
     const timed = i % sampleEvery === 0;
     const task = opts.create(i).then(
       (id) => {
-        if (id === undefined) failed += 1;
+        if (id === undefined) t.failed += 1;
         else {
-          confirmed += 1;
+          t.confirmed += 1;
           if (timed) {
-            sampled += 1;
-            pending.set(id, [sentAt, performance.now()]);
+            t.sampled += 1;
+            t.pending.set(id, [sentAt, performance.now()]);
           }
         }
       },
       () => {
-        failed += 1;
+        t.failed += 1;
       },
     );
     const tracked = task.finally(() => inFlight.delete(tracked));
     inFlight.add(tracked);
   }
   await Promise.all(inFlight);
-  const creationMs = performance.now() - started;
+  return performance.now() - started;
+}
 
+export async function propagation(opts: PropagationOptions): Promise<PropagationResult> {
+  const t: Tracking = {
+    pending: new Map(),
+    polling: new Set(),
+    latencies: [],
+    endToEnd: [],
+    failed: 0,
+    creating: true,
+    confirmed: 0,
+    polls: 0,
+    sampled: 0,
+  };
+
+  // Each worker polls the oldest pending record no other worker is polling; records arrive roughly
+  // in order, so the workers sit on the next few to arrive. Several, because one poll at a time
+  // could not keep up at 500/s (each read is a round trip to a busy server) and the queue of
+  // undetected records then showed up as propagation latency: with one worker the p50 at 500/s
+  // measured 100-190 ms where four measured 26-57 ms. After a miss a worker pauses about a
+  // millisecond (the detection's resolution), so that waiting costs the database little.
+  const workers = Array.from({ length: opts.pollWorkers ?? POLL_WORKERS }, () => pollWorker(opts.replica, t));
+
+  const creationMs = await createAtRate(opts, t);
+
+  const { pending } = t;
   const deadline = performance.now() + (opts.settleTimeoutMs ?? 30_000);
   while (pending.size > 0 && performance.now() < deadline) await sleep(5);
   const missing = pending.size;
   pending.clear();
-  creating = false;
+  t.creating = false;
   await Promise.all(workers);
 
   return {
     offeredRate: opts.rate,
-    achievedRate: round(confirmed / (creationMs / 1000), 1),
-    created: confirmed,
-    failed,
+    achievedRate: round(t.confirmed / (creationMs / 1000), 1),
+    created: t.confirmed,
+    failed: t.failed,
     missing,
-    latency: summarise(latencies),
-    endToEnd: summarise(endToEnd),
-    polls,
-    sampled,
+    latency: summarise(t.latencies),
+    endToEnd: summarise(t.endToEnd),
+    polls: t.polls,
+    sampled: t.sampled,
   };
 }

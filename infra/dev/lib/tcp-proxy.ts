@@ -61,6 +61,82 @@ interface Hold {
   answered?: Promise<void>;
 }
 
+/** Pipes one accepted client to the target; for MongoDB, records its commands and holds the one a hold matches. */
+function pipeConnection(
+  client: net.Socket,
+  target: { host?: string; port: number },
+  mongo: boolean,
+  state: { sockets: Set<net.Socket>; commands: WireCommand[]; holds: Hold[] },
+): void {
+  const { sockets, commands, holds } = state;
+  const upstream = net.connect(target.port, target.host ?? '127.0.0.1');
+  sockets.add(client).add(upstream);
+  let holding: Hold | undefined;
+  let pending = Buffer.alloc(0);
+  const forward = (chunk: Buffer): void => {
+    if (!mongo) {
+      upstream.write(chunk);
+      return;
+    }
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
+      const message = pending.subarray(0, pending.readInt32LE(0));
+      pending = pending.subarray(message.length);
+      const command = readCommand(message);
+      if (command !== undefined) commands.push(command);
+      const hold = command === undefined ? undefined : holds.find((h) => h.message === undefined && h.match(command));
+      if (hold === undefined || command === undefined) {
+        upstream.write(message);
+        continue;
+      }
+      // Keep the server side open for release(); the client loses its connection (and its answer).
+      hold.message = Buffer.from(message);
+      hold.upstream = upstream;
+      holding = hold;
+      sockets.delete(upstream);
+      client.destroy();
+      hold.resolve(command);
+      return;
+    }
+  };
+  client.on('data', forward);
+  upstream.on('data', (chunk: Buffer) => {
+    if (holding === undefined) client.write(chunk);
+  });
+  const close = (): void => {
+    client.destroy();
+    if (holding === undefined) upstream.destroy();
+    sockets.delete(client);
+    sockets.delete(upstream);
+  };
+  client.on('error', close).on('close', close);
+  upstream.on('error', close).on('close', close);
+}
+
+/** Registers a hold for the next command `match` accepts, and the release that sends it on. */
+function holdCommand(holds: Hold[], match: (command: WireCommand) => boolean): HeldCommand {
+  let resolve: (command: WireCommand) => void = () => undefined;
+  const held = new Promise<WireCommand>((r) => (resolve = r));
+  const hold: Hold = { match, resolve };
+  holds.push(hold);
+  return {
+    held,
+    release: async () => {
+      await held;
+      const upstream = hold.upstream;
+      const message = hold.message;
+      if (upstream === undefined || message === undefined) throw new Error('nothing is held');
+      hold.answered ??= new Promise<void>((done, fail) => {
+        upstream.once('data', () => done());
+        upstream.once('error', fail);
+        upstream.write(message);
+      });
+      await hold.answered;
+      upstream.destroy();
+    },
+  };
+}
+
 export async function startTcpProxy(
   target: { host?: string; port: number },
   opts: { mongo?: boolean } = {},
@@ -75,48 +151,7 @@ export async function startTcpProxy(
       client.destroy();
       return;
     }
-    const upstream = net.connect(target.port, target.host ?? '127.0.0.1');
-    sockets.add(client).add(upstream);
-    let holding: Hold | undefined;
-    let pending = Buffer.alloc(0);
-    const forward = (chunk: Buffer): void => {
-      if (opts.mongo !== true) {
-        upstream.write(chunk);
-        return;
-      }
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
-        const message = pending.subarray(0, pending.readInt32LE(0));
-        pending = pending.subarray(message.length);
-        const command = readCommand(message);
-        if (command !== undefined) commands.push(command);
-        const hold = command === undefined ? undefined : holds.find((h) => h.message === undefined && h.match(command));
-        if (hold === undefined || command === undefined) {
-          upstream.write(message);
-          continue;
-        }
-        // Keep the server side open for release(); the client loses its connection (and its answer).
-        hold.message = Buffer.from(message);
-        hold.upstream = upstream;
-        holding = hold;
-        sockets.delete(upstream);
-        client.destroy();
-        hold.resolve(command);
-        return;
-      }
-    };
-    client.on('data', forward);
-    upstream.on('data', (chunk: Buffer) => {
-      if (holding === undefined) client.write(chunk);
-    });
-    const close = (): void => {
-      client.destroy();
-      if (holding === undefined) upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
+    pipeConnection(client, target, opts.mongo === true, { sockets, commands, holds });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -137,26 +172,7 @@ export async function startTcpProxy(
       partitioned = false;
     },
     holdNext(match) {
-      let resolve: (command: WireCommand) => void = () => undefined;
-      const held = new Promise<WireCommand>((r) => (resolve = r));
-      const hold: Hold = { match, resolve };
-      holds.push(hold);
-      return {
-        held,
-        release: async () => {
-          await held;
-          const upstream = hold.upstream;
-          const message = hold.message;
-          if (upstream === undefined || message === undefined) throw new Error('nothing is held');
-          hold.answered ??= new Promise<void>((done, fail) => {
-            upstream.once('data', () => done());
-            upstream.once('error', fail);
-            upstream.write(message);
-          });
-          await hold.answered;
-          upstream.destroy();
-        },
-      };
+      return holdCommand(holds, match);
     },
     async close() {
       for (const hold of holds) hold.upstream?.destroy();

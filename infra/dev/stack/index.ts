@@ -5,9 +5,16 @@ import { apiPages } from '../api-pages';
 import { ingressRoutes, startGateway, type Gateway } from '../gateway';
 import { statusPages } from '../status-page';
 import { buildStale } from './build';
-import { buildClientIfStale, clientPresent, startClient, type ClientHandle } from './client';
+import {
+  buildClientIfStale,
+  clientPresent,
+  startClient,
+  type ClientHandle,
+  type RunningClient,
+  type StartClientArgs,
+} from './client';
 import { prepareData } from './data-dir';
-import { startInfra } from './infrastructure';
+import { startInfra, type StartedInfra } from './infrastructure';
 import { serviceEnv, startServices } from './service-runner';
 import { SERVICE_NAMES, type Log, type ServiceHandle, type ServiceName, type Stack, type StackOptions } from './types';
 
@@ -63,36 +70,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     );
     cleanups.gateway = gateway;
 
-    const servicesBuildMs = opts.build === false ? 0 : await buildIfStale(present, log);
-    const clientBuildMs = opts.build === false || !withClient ? 0 : await buildClientIfStale(log);
-    const buildMs = servicesBuildMs + clientBuildMs;
-    for (const name of present) {
-      if (!existsSync(path.join(root, name, 'dist', 'main.js'))) {
-        throw new Error(`${name}/dist/main.js is missing: run npm run build (or start with build enabled)`);
-      }
-    }
+    const { buildMs, clientBuildMs } = await buildAll(root, opts, present, withClient, log);
 
     const infraStarted = Date.now();
-    const given = opts.infra ?? {};
-    const bus = opts.bus ?? (process.env['EVENT_BUS'] === 'jetstream' ? 'jetstream' : 'stan');
-    const infra = await startInfra({ services: present, ephemeral, dataDir: data.dataDir, given, log, bus });
+    const infra = await startInfrastructure(opts, present, ephemeral, data.dataDir, log);
     cleanups.push(() => infra.stop());
 
     // Counted from here: a first build or a first tool install may take minutes before this point.
     const servicesStarted = Date.now();
     const databasePrefix = opts.databasePrefix ?? '';
     const echo = opts.echo ?? 'warn';
+    const deadline = servicesStarted + (opts.readyTimeoutMs ?? 60_000);
     // The client needs nothing but the gateway's address: it starts while the services connect.
-    const client = withClient
-      ? startClient({
-          apiUrl: gateway.url,
-          env,
-          logDir: data.logDir,
-          deadline: servicesStarted + (opts.readyTimeoutMs ?? 60_000),
-          log,
-          register: (handle) => (web.handle = handle),
-        })
-      : Promise.resolve(undefined);
+    const client = maybeStartClient(withClient, { apiUrl: gateway.url, env, logDir: data.logDir, deadline, log }, web);
     // Stopped with the rest, even when the services fail to start.
     cleanups.push(async () => (await client.catch(() => undefined))?.stop());
     const services = await startServices({
@@ -100,7 +90,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       absent,
       logDir: data.logDir,
       env: (name, port) => serviceEnv({ name, port, env, infra, jwtKey: data.jwtKey, databasePrefix }),
-      deadline: servicesStarted + (opts.readyTimeoutMs ?? 60_000),
+      deadline,
       // While the stack stops, the services' "disconnected" warnings are expected: keep them in
       // the log files and off the console.
       echo: () => (stopRequested ? 'none' : echo),
@@ -199,6 +189,49 @@ async function openGateway(
       );
     },
   );
+}
+
+/** Builds what is stale (unless the build is off) and checks that each service to run has its dist/main.js. */
+async function buildAll(
+  root: string,
+  opts: StackOptions,
+  present: readonly ServiceName[],
+  withClient: boolean,
+  log: Log,
+): Promise<{ buildMs: number; clientBuildMs: number }> {
+  const servicesBuildMs = opts.build === false ? 0 : await buildIfStale(present, log);
+  const clientBuildMs = opts.build === false || !withClient ? 0 : await buildClientIfStale(log);
+  const buildMs = servicesBuildMs + clientBuildMs;
+  for (const name of present) {
+    if (!existsSync(path.join(root, name, 'dist', 'main.js'))) {
+      throw new Error(`${name}/dist/main.js is missing: run npm run build (or start with build enabled)`);
+    }
+  }
+  return { buildMs, clientBuildMs };
+}
+
+/** Starts the client when it is wanted, registering its handle in `web`; resolves undefined when it is not. */
+function maybeStartClient(
+  withClient: boolean,
+  args: Omit<StartClientArgs, 'register'>,
+  web: { handle?: ClientHandle },
+): Promise<RunningClient | undefined> {
+  return withClient
+    ? startClient({ ...args, register: (handle) => (web.handle = handle) })
+    : Promise.resolve(undefined);
+}
+
+/** The servers the services need, those in opts.infra as given, on the bus of opts.bus (else EVENT_BUS). */
+function startInfrastructure(
+  opts: StackOptions,
+  services: readonly ServiceName[],
+  ephemeral: boolean,
+  dataDir: string,
+  log: Log,
+): Promise<StartedInfra> {
+  const given = opts.infra ?? {};
+  const bus = opts.bus ?? (process.env['EVENT_BUS'] === 'jetstream' ? 'jetstream' : 'stan');
+  return startInfra({ services, ephemeral, dataDir, given, log, bus });
 }
 
 /** Milliseconds the build took, 0 when nothing was stale. */
