@@ -35,6 +35,16 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.ts', '**/*.tsx'],
+    ignores: ['**/*.test.ts', '**/__tests__/**', 'test/**'],
+    // STYLE: a file of one job and functions that fit on a screen. A file or function that must be
+    // longer says why in an eslint-disable comment. Tests are lists of cases: not counted.
+    rules: {
+      'max-lines': ['error', { max: 250, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     files: ['**/*.test.ts'],
     // A test may print a figure it measured (jest shows console output with the test it came from).
     rules: { 'no-console': 'off' },
