@@ -1,6 +1,7 @@
 import {
   apiJson,
   OrderStatus,
+  type ApiJsonOptions,
   outboxPlugin,
   versionPlugin,
   type OutboxEntry,
@@ -49,6 +50,23 @@ export interface OrderAttrs {
 export type OrderDoc = HydratedDocument<OrderAttrs>;
 export type OrderModel = Model<OrderAttrs> & VersionedStatics<OrderDoc>;
 
+/** How an order is shown: its price as a decimal, its internal fields never. */
+const ORDER_JSON: ApiJsonOptions = {
+  cents: ['priceCents', 'price'],
+  hide: ['ticketLock', 'userSlot', 'payment', 'updatedAt'],
+};
+
+/** A stored order as a lean read returns it. */
+export type OrderRow = OrderAttrs & { _id: Types.ObjectId; createdAt?: Date; updatedAt?: Date };
+
+/**
+ * The API's view of an order read with lean(), as its document's toJSON shows it, with its ticket
+ * (the replica's view, or the ticket's id when the replica has none).
+ */
+export function orderJson(order: OrderRow, ticket: Record<string, unknown> | Types.ObjectId): Record<string, unknown> {
+  return { ...apiJson({ ...order }, ORDER_JSON), ticket };
+}
+
 const orderSchema = new Schema<OrderAttrs, OrderModel>(
   {
     userId: { type: String, required: true },
@@ -70,10 +88,7 @@ const orderSchema = new Schema<OrderAttrs, OrderModel>(
     versionKey: false,
     toJSON: {
       transform(_doc, ret: Record<string, unknown>) {
-        return apiJson(ret, {
-          cents: ['priceCents', 'price'],
-          hide: ['ticketLock', 'userSlot', 'payment', 'updatedAt'],
-        });
+        return apiJson(ret, ORDER_JSON);
       },
     },
   },

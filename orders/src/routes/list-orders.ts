@@ -16,7 +16,7 @@ export const listOrdersRouter = Router().get(
   async (req, res) => {
     const { limit, after } = pageRequest(req);
     const rows = await ordersOfUser(userOf(req).id, limit, after);
-    const { items: orders, nextCursor } = pageOf(rows, limit);
-    res.json({ orders, nextCursor });
+    const { items, nextCursor } = pageOf(rows, limit);
+    res.json({ orders: items.map((item) => item.json), nextCursor });
   },
 );

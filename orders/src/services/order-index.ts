@@ -1,7 +1,7 @@
 import { isDuplicateKeyError, runExclusive, type Logger } from '@ticketing/common';
 import type { Types } from 'mongoose';
-import { Order, type OrderDoc } from '../models/order';
-import { Ticket, type TicketDoc } from '../models/ticket';
+import { Order, orderJson, type OrderDoc, type OrderRow } from '../models/order';
+import { Ticket, ticketJson, type TicketAttrs } from '../models/ticket';
 import { UserOrders } from '../models/user-orders';
 
 /**
@@ -55,41 +55,48 @@ export function recordOrder(order: Pick<OrderDoc, '_id' | 'userId'>): Promise<vo
   return addToList(order.userId, [order._id]);
 }
 
+/** An order of a page: its id (for the cursor) and what the API shows of it, its ticket included. */
+export interface ListedOrder {
+  _id: Types.ObjectId;
+  json: Record<string, unknown>;
+}
+
 /**
  * Up to `limit` + 1 of the user's orders with an id below `before`, newest first, each with its
  * ticket (the extra one only tells that another page follows: see pageOf). One read of the list,
  * then reads by `_id`: the cost grows with this user's orders (the list's size), never with anyone
  * else's. Each order's ticket is read as soon as the order arrives (one read per distinct ticket;
  * populate's `$in` is a collection scan without indexed filters): two round trips after the list's, not three.
+ * The reads are lean (nothing here is saved back): hydrating Mongoose documents was most of a
+ * page's cost beyond the reads themselves.
  */
-export async function ordersOfUser(userId: string, limit: number, before?: string): Promise<OrderDoc[]> {
+export async function ordersOfUser(userId: string, limit: number, before?: string): Promise<ListedOrder[]> {
   const list = await UserOrders.findById(userId, { orders: 1 }).lean();
   // ObjectIds as 24 hex digits sort as the ids do (by creation time first).
   const ids = [...new Set((list?.orders ?? []).map((id) => String(id)))]
     .filter((id) => before === undefined || id < before)
     .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
-  const tickets = new Map<string, Promise<TicketDoc | null>>();
-  const withTicket = async (order: OrderDoc): Promise<OrderDoc> => {
+  const tickets = new Map<string, Promise<TicketAttrs | null>>();
+  const withTicket = async (order: OrderRow): Promise<ListedOrder> => {
     const id = order.ticket.toHexString();
     let read = tickets.get(id);
     if (read === undefined) {
       // exec(): a promise, awaited by every order of this ticket (a query would run again, and fail).
-      read = Ticket.findById(id).exec();
+      read = Ticket.findById(id).lean<TicketAttrs>().exec();
       tickets.set(id, read);
     }
     const ticket = await read;
     // A missing ticket leaves its id, as GET /api/orders/:id does.
-    if (ticket !== null) order.set('ticket', ticket);
-    return order;
+    return { _id: order._id, json: orderJson(order, ticket === null ? order.ticket : ticketJson(ticket)) };
   };
-  const found: OrderDoc[] = [];
+  const found: ListedOrder[] = [];
   // One order more than the page tells whether another page exists.
   for (let next = 0; found.length < limit + 1 && next < ids.length;) {
     const batch = ids.slice(next, next + limit + 1 - found.length);
     next += batch.length;
     const docs = await Promise.all(
       batch.map(async (id) => {
-        const order = await Order.findById(id);
+        const order = await Order.findById(id).lean<OrderRow>().exec();
         // Checked again: an id in the list that is not an order of this user is never shown.
         return order === null || order.userId !== userId ? null : withTicket(order);
       }),
