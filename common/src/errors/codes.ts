@@ -50,6 +50,19 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_UNAVAILABLE';
 
+/**
+ * The fields of the unique index a duplicate key error (E11000) names, or undefined when the server
+ * does not say: MongoDB gives the index's `keyPattern`; FerretDB 1.24 names only the collection, so
+ * there the caller must read to learn which index refused.
+ */
+export function duplicateKeyFields(err: unknown): string[] | undefined {
+  if (!isDuplicateKeyError(err)) return undefined;
+  const pattern = (err as { keyPattern?: unknown }).keyPattern;
+  if (typeof pattern !== 'object' || pattern === null) return undefined;
+  const fields = Object.keys(pattern);
+  return fields.length > 0 ? fields : undefined;
+}
+
 /** True for MongoDB's duplicate key error (E11000), whichever driver layer threw it. */
 export function isDuplicateKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;

@@ -219,6 +219,20 @@ describe('POST /api/orders: unpaid orders per user (MAX_ACTIVE_ORDERS_PER_USER, 
     await order(buyer(), ticket.id).expect(201);
   });
 
+  it('tells a buyer at the limit who orders a reserved ticket that the ticket is reserved', async () => {
+    const user = buyer();
+    await placeOrders(user, LIMIT);
+    const ticket = await buildTicket();
+    await order(buyer(), ticket.id).expect(201);
+
+    // Both refusals apply; the one about this ticket is the one that helps (another ticket would
+    // still be refused for the limit, with its own code).
+    const res = await order(user, ticket.id).expect(400);
+
+    expect(res.body.errors[0]).toMatchObject({ code: 'TICKET_RESERVED' });
+    expect(await activeOrdersOf(user.id)).toBe(LIMIT);
+  });
+
   it('frees a place when an order is cancelled or paid', async () => {
     const user = buyer();
     const [first, second] = await placeOrders(user, LIMIT);

@@ -6,6 +6,7 @@ import {
   Subjects,
   assertNever,
   changeRecord,
+  duplicateKeyFields,
   fromCents,
   isDuplicateKeyError,
   runExclusive,
@@ -64,24 +65,27 @@ export async function createOrder(
 ): Promise<OrderDoc> {
   // First without reading the user's orders: a random one of the user's slots. Buyers seldom hold
   // unpaid orders, so this insert mostly succeeds, and it is as safe as any other (the unique
-  // indexes decide, not a read). When it fails on a duplicate key, the order is decided from a fresh
-  // read below, with the same answers as if it had not been tried. The read is what it saves: on a
-  // server without indexed filters (ServerProfile.indexedFilters) it scans the whole collection.
-  let guessed = false;
+  // indexes decide, not a read). When it fails on a duplicate key, the order is decided below from
+  // which index refused it. The read of the user's orders is what it saves: on a server without
+  // indexed filters (ServerProfile.indexedFilters) it scans the whole collection.
   if (input.maxActiveOrders > 0) {
     const slot = activeSlot(input.userId, Math.floor(Math.random() * input.maxActiveOrders));
     const order = newOrder(input, slot);
+    let stored = false;
     try {
       await oneAtATime(order._id.toHexString(), () => relay.commit(order));
+      stored = true;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
-      guessed = true;
+      // Many buyers for one ticket all land here: the ticket is asked first, so each of them costs
+      // one read at most (none where the error names its index), not two.
+      if (await refusedForTicket(err, input.ticket)) throw ticketReserved();
     }
-    if (!guessed) return listed(order);
+    if (stored) return listed(order);
   }
-  // Each failed attempt means a concurrent order of this user took the slot we tried, so within
-  // about maxActiveOrders attempts the slots are all taken (then the read below says so) unless
-  // orders keep ending meanwhile; past the bound the client is told to try again.
+  // The ticket was free: a concurrent order of this user took the slot we tried. Within about
+  // maxActiveOrders attempts the slots are all taken (then the read below says so) unless orders
+  // keep ending meanwhile; past the bound the client is told to try again.
   const maxAttempts = 2 * input.maxActiveOrders + 2;
   for (let attempt = 1; ; attempt += 1) {
     const free = await freeSlots(input.userId, input.maxActiveOrders);
@@ -93,8 +97,6 @@ export async function createOrder(
         'TOO_MANY_ACTIVE_ORDERS',
       );
     }
-    // The guess failed and a slot is free: the ticket may be what refused it (no need to insert to know).
-    if (attempt === 1 && guessed && (await ticketHeld(input.ticket))) throw ticketReserved();
     const order = newOrder(input, slot);
     let stored = false;
     try {
@@ -106,14 +108,24 @@ export async function createOrder(
       stored = true;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
-      // A duplicate-key error need not name the index (see ServerProfile): ask which of the two it was.
-      if (await ticketHeld(input.ticket)) throw ticketReserved();
+      if (await refusedForTicket(err, input.ticket)) throw ticketReserved();
       if (attempt >= maxAttempts) {
         throw new ConflictError('Too many orders at once for this user; try again', 'ORDER_CONTENTION');
       }
     }
     if (stored) return listed(order);
   }
+}
+
+/**
+ * Whether a duplicate key error on an order's insert came from the ticket's lock (else from the
+ * user's slot): the error says so where the server names the index (MongoDB); elsewhere a read of
+ * the ticket's holder does.
+ */
+async function refusedForTicket(err: unknown, ticket: OrderedTicket): Promise<boolean> {
+  const fields = duplicateKeyFields(err);
+  if (fields !== undefined) return fields.includes('ticketLock');
+  return ticketHeld(ticket);
 }
 
 /**
