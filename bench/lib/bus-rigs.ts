@@ -8,6 +8,7 @@ import {
   StanBus,
   Subjects,
   type Bus,
+  type BusOptions,
   type MessageContext,
   type OrderCancelledEvent,
 } from '../../common/src';
@@ -63,6 +64,25 @@ class BenchListener extends Listener<OrderCancelledEvent> {
   }
 }
 
+/** Our bus on `server`, connected, with the listener whose handler calls the bus path's sink. */
+async function benchBus(
+  make: (opts: BusOptions) => Bus,
+  server: { url: string; clusterId: string },
+  run: string,
+  sinks: Rig['sinks'],
+): Promise<Bus> {
+  const bus = make({
+    url: server.url,
+    clusterId: server.clusterId,
+    clientId: makeClientId('bench-bus'),
+    logger: silentLogger,
+    channelPrefix: `bench${run}.`,
+  });
+  await bus.connect();
+  new BenchListener(bus, sinks).listen();
+  return bus;
+}
+
 /** A plain node-nats-streaming connection, resolved once connected. */
 function connectStan(url: string, clusterId: string, clientId: string): Promise<Stan> {
   return new Promise((resolve, reject) => {
@@ -77,15 +97,7 @@ export async function stanRig(): Promise<Rig> {
   const server = await startNatsStreaming({ store: 'file' });
   const run = randomBytes(4).toString('hex');
   const sinks: Rig['sinks'] = { bus: ignore, plain: ignore };
-  const bus = new StanBus({
-    url: server.url,
-    clusterId: server.clusterId,
-    clientId: makeClientId('bench-bus'),
-    logger: silentLogger,
-    channelPrefix: `bench${run}.`,
-  });
-  await bus.connect();
-  new BenchListener(bus, sinks).listen();
+  const bus = await benchBus((opts) => new StanBus(opts), server, run, sinks);
 
   const stan = await connectStan(server.url, server.clusterId, `bench-plain-${run}`);
   const channel = `bench${run}.plain`;
@@ -129,15 +141,7 @@ export async function jetStreamRig(): Promise<Rig> {
   const server = await startNatsJetStream();
   const run = randomBytes(4).toString('hex');
   const sinks: Rig['sinks'] = { bus: ignore, plain: ignore };
-  const bus = new JetStreamBus({
-    url: server.url,
-    clusterId: server.clusterId,
-    clientId: makeClientId('bench-bus'),
-    logger: silentLogger,
-    channelPrefix: `bench${run}.`,
-  });
-  await bus.connect();
-  new BenchListener(bus, sinks).listen();
+  const bus = await benchBus((opts) => new JetStreamBus(opts), server, run, sinks);
 
   const nc = await connectNats({ servers: server.url });
   const jsm = await nc.jetstreamManager();

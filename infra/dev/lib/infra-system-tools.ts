@@ -3,13 +3,19 @@ import { aptInstall, canAptInstall } from './infra-apt';
 import { NATS_SERVER_TOOL, provideGoTool } from './infra-go-tools';
 import { toolsBinDir } from './infra-paths';
 import { findOnPath, isExecutableFile } from './infra-process';
-import { MissingTool, type Log, type ToolStatus } from './infra-tool-names';
+import { MissingTool, type Log, type ToolName, type ToolStatus } from './infra-tool-names';
 
 /**
  * The tools the installer takes from the system: redis-server and nats-server (JetStream), found in
  * .tools/bin or on PATH, else installed with apt-get where apt can run; nats-server falls back to a
  * Go build of the same version (infra-go-tools.ts).
  */
+
+/** What an apt-get install that started at `started` provided. */
+function installedWithApt(tool: ToolName, provider: string, found: string, started: number): ToolStatus {
+  const seconds = Math.round((Date.now() - started) / 1000);
+  return { tool, provider, path: found, source: 'apt', note: `installed with apt-get in ${seconds} s` };
+}
 
 export async function provideRedis(log: Log): Promise<ToolStatus> {
   const provider = 'redis-server';
@@ -24,16 +30,7 @@ export async function provideRedis(log: Log): Promise<ToolStatus> {
     const result = await aptInstall(['redis-server'], { log });
     if (!result.ok) throw new MissingTool(`redis: ${result.reason}`);
     const installed = findOnPath('redis-server') ?? ['/usr/bin/redis-server'].find(isExecutableFile);
-    if (installed !== undefined) {
-      const seconds = Math.round((Date.now() - started) / 1000);
-      return {
-        tool: 'redis',
-        provider,
-        path: installed,
-        source: 'apt',
-        note: `installed with apt-get in ${seconds} s`,
-      };
-    }
+    if (installed !== undefined) return installedWithApt('redis', provider, installed, started);
   }
   throw new MissingTool(
     'redis: redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install redis-server; ' +
@@ -61,16 +58,7 @@ export async function provideNatsServer(log: Log): Promise<ToolStatus> {
     const started = Date.now();
     const result = await aptInstall(['nats-server'], { log });
     const found = findOnPath('nats-server') ?? [DEBIAN_NATS_SERVER].find(isExecutableFile);
-    if (result.ok && found !== undefined) {
-      const seconds = Math.round((Date.now() - started) / 1000);
-      return {
-        tool: 'jetstream',
-        provider,
-        path: found,
-        source: 'apt',
-        note: `installed with apt-get in ${seconds} s`,
-      };
-    }
+    if (result.ok && found !== undefined) return installedWithApt('jetstream', provider, found, started);
     if (!result.ok) log(`jetstream: ${result.reason}; trying a Go build instead`);
   }
   return provideGoTool('jetstream', provider, NATS_SERVER_TOOL, log, 'nats-server (JetStream)');
