@@ -23,6 +23,7 @@ import mongoose from 'mongoose';
 import nats, { type Stan } from 'node-nats-streaming';
 import { withDatabase } from '../../common/src/testing/test-env';
 import { BASELINE_CHANNEL } from './baseline';
+import { listenerLikeOptions } from './plain-stan';
 
 function env(name: string): string {
   const value = process.env[name];
@@ -37,13 +38,7 @@ async function subscribe(db: mongoose.mongo.Db, url: string, clusterId: string):
     stan.once('error', reject);
   });
   const replica = db.collection('replica');
-  const options = stan
-    .subscriptionOptions()
-    .setDeliverAllAvailable()
-    .setManualAckMode(true)
-    .setAckWait(5_000)
-    .setMaxInFlight(64)
-    .setDurableName('bench-baseline');
+  const options = listenerLikeOptions(stan, 'bench-baseline');
   const subscription = stan.subscribe(BASELINE_CHANNEL, 'bench-baseline', options);
   subscription.on('message', (msg: nats.Message) => {
     const { id, title, price } = JSON.parse(String(msg.getData())) as { id: string; title: string; price: number };

@@ -14,6 +14,7 @@ import {
 } from '../../common/src';
 import { AckPolicy, DeliverPolicy, connectNats, silentLogger } from '../../common/src/testing';
 import { startNatsJetStream, startNatsStreaming } from '@ticketing/devinfra';
+import { listenerLikeOptions } from './plain-stan';
 
 /**
  * The two paths of the bus leg on each transport, wired to a server of its own (see
@@ -101,13 +102,7 @@ export async function stanRig(): Promise<Rig> {
 
   const stan = await connectStan(server.url, server.clusterId, `bench-plain-${run}`);
   const channel = `bench${run}.plain`;
-  const options = stan
-    .subscriptionOptions()
-    .setDeliverAllAvailable()
-    .setManualAckMode(true)
-    .setAckWait(5_000)
-    .setMaxInFlight(64)
-    .setDurableName('bench-plain');
+  const options = listenerLikeOptions(stan, 'bench-plain');
   const subscription = stan.subscribe(channel, 'bench-plain', options);
   subscription.on('message', (msg: nats.Message) => {
     const envelope = JSON.parse(String(msg.getData())) as { data: OrderCancelledEvent['data'] };

@@ -27,6 +27,8 @@ export function repoRoot(): string {
   throw new Error(`cannot find the repository root (a package.json with "workspaces") above ${__dirname}`);
 }
 
+// common/src/testing/test-env.ts has the same check on purpose: @ticketing/common never depends on
+// this dev-only package, and the installer runs before common is built.
 function declaresWorkspaces(packageJson: string): boolean {
   try {
     const parsed: unknown = JSON.parse(readFileSync(packageJson, 'utf8'));
