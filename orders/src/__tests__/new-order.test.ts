@@ -233,6 +233,24 @@ describe('POST /api/orders: unpaid orders per user (MAX_ACTIVE_ORDERS_PER_USER, 
     expect(await activeOrdersOf(user.id)).toBe(LIMIT);
   });
 
+  it('tells a buyer at the limit about the limit once the order that held the ticket is cancelled', async () => {
+    const user = buyer();
+    await placeOrders(user, LIMIT);
+    const ticket = await buildTicket();
+    const other = buyer();
+    const held = await order(other, ticket.id).expect(201);
+    await request(h.app)
+      .patch(`/api/orders/${held.body.id}`)
+      .set('Cookie', other.cookie)
+      .send({ status: 'cancelled' })
+      .expect(200);
+
+    // The service last saw that order holding the ticket: it must check, not remember.
+    const res = await order(user, ticket.id).expect(400);
+
+    expect(res.body.errors[0]).toMatchObject({ code: 'TOO_MANY_ACTIVE_ORDERS' });
+  });
+
   it('frees a place when an order is cancelled or paid', async () => {
     const user = buyer();
     const [first, second] = await placeOrders(user, LIMIT);

@@ -25,6 +25,7 @@ import {
   type OrderPayment,
 } from '../models/order';
 import { RefundRequest, type RefundReason } from '../models/refund-request';
+import type { Types } from 'mongoose';
 import type { TicketAttrs } from '../models/ticket';
 import { recordOrder } from './order-index';
 
@@ -134,13 +135,43 @@ async function refusedForTicket(err: unknown, ticket: OrderedTicket): Promise<bo
  * taken for a slot or ticket conflict and retried as another order.
  */
 async function listed(order: OrderDoc): Promise<OrderDoc> {
+  rememberHolder(order.ticketLock, order._id);
   await recordOrder(order);
   return order;
 }
 
-/** Whether an order holds the ticket (its ticketLock). */
+/**
+ * The order last seen holding each ticket, by this process: a hint of which order to read, never an
+ * answer (ticketHeld reads that order by `_id` and checks it still holds the ticket). Where filters
+ * are not indexed, looking the holder up by its ticketLock scans every order; with the hint, the
+ * many buyers refused for one popular ticket cost a read by `_id` each. Bounded: the oldest go first.
+ */
+const knownHolders = new Map<string, Types.ObjectId>();
+const KNOWN_HOLDERS_MAX = 10_000;
+
+function rememberHolder(ticketId: Types.ObjectId, orderId: Types.ObjectId): void {
+  const key = ticketId.toHexString();
+  knownHolders.delete(key);
+  knownHolders.set(key, orderId);
+  if (knownHolders.size > KNOWN_HOLDERS_MAX) {
+    const oldest = knownHolders.keys().next();
+    if (oldest.done !== true) knownHolders.delete(oldest.value);
+  }
+}
+
+/** Whether an order holds the ticket (its ticketLock), from a fresh read. */
 async function ticketHeld(ticket: OrderedTicket): Promise<boolean> {
-  return (await Order.exists({ ticketLock: ticket._id })) !== null;
+  const key = ticket._id.toHexString();
+  const hinted = knownHolders.get(key);
+  if (hinted !== undefined) {
+    const holder = await Order.findById(hinted, { ticketLock: 1 }).lean<{ ticketLock: Types.ObjectId }>().exec();
+    if (holder !== null && holder.ticketLock.equals(ticket._id)) return true;
+    knownHolders.delete(key); // released (cancelled): whoever holds it now is looked up below
+  }
+  const found = await Order.findOne({ ticketLock: ticket._id }, { _id: 1 }).lean<{ _id: Types.ObjectId }>().exec();
+  if (found === null) return false;
+  rememberHolder(ticket._id, found._id);
+  return true;
 }
 
 function ticketReserved(): BadRequestError {
