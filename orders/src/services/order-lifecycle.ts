@@ -72,17 +72,7 @@ export async function createOrder(
   if (input.maxActiveOrders > 0) {
     const slot = activeSlot(input.userId, Math.floor(Math.random() * input.maxActiveOrders));
     const order = newOrder(input, slot);
-    let stored = false;
-    try {
-      await oneAtATime(order._id.toHexString(), () => relay.commit(order));
-      stored = true;
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-      // Many buyers for one ticket all land here: the ticket is asked first, so each of them costs
-      // one read at most (none where the error names its index), not two.
-      if (await refusedForTicket(err, input.ticket)) throw ticketReserved();
-    }
-    if (stored) return listed(order);
+    if (await insertInSlot(relay, order, input.ticket)) return listed(order);
   }
   // The ticket was free: a concurrent order of this user took the slot we tried. Within about
   // maxActiveOrders attempts the slots are all taken (then the read below says so) unless orders
@@ -99,22 +89,30 @@ export async function createOrder(
       );
     }
     const order = newOrder(input, slot);
-    let stored = false;
-    try {
-      // One insert checks and reserves: the unique ticketLock refuses a second order holding this
-      // ticket and the unique userSlot a second order in this slot (unique indexes are atomic on
-      // every server, see ServerProfile). Under the order's lock, so that a change triggered by order:created (an
-      // expiration, a payment) waits until the relay has popped it.
-      await oneAtATime(order._id.toHexString(), () => relay.commit(order));
-      stored = true;
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-      if (await refusedForTicket(err, input.ticket)) throw ticketReserved();
-      if (attempt >= maxAttempts) {
-        throw new ConflictError('Too many orders at once for this user; try again', 'ORDER_CONTENTION');
-      }
+    if (await insertInSlot(relay, order, input.ticket)) return listed(order);
+    if (attempt >= maxAttempts) {
+      throw new ConflictError('Too many orders at once for this user; try again', 'ORDER_CONTENTION');
     }
-    if (stored) return listed(order);
+  }
+}
+
+/**
+ * Inserts the order: true once stored, false when its slot was taken (by a concurrent order of the
+ * same user). One insert checks and reserves: the unique ticketLock refuses a second order holding
+ * this ticket and the unique userSlot a second order in this slot (unique indexes are atomic on
+ * every server, see ServerProfile); a held ticket throws TICKET_RESERVED. Which index refused is
+ * asked with the ticket first, so the many buyers of one ticket cost one read each at most (none
+ * where the error names its index). Under the order's lock, so that a change triggered by
+ * order:created (an expiration, a payment) waits until the relay has popped it.
+ */
+async function insertInSlot(relay: OutboxRelay, order: OrderDoc, ticket: OrderedTicket): Promise<boolean> {
+  try {
+    await oneAtATime(order._id.toHexString(), () => relay.commit(order));
+    return true;
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    if (await refusedForTicket(err, ticket)) throw ticketReserved();
+    return false;
   }
 }
 
@@ -168,7 +166,7 @@ async function ticketHeld(ticket: OrderedTicket): Promise<boolean> {
     if (holder !== null && holder.ticketLock.equals(ticket._id)) return true;
     knownHolders.delete(key); // released (cancelled): whoever holds it now is looked up below
   }
-  const found = await Order.findOne({ ticketLock: ticket._id }, { _id: 1 }).lean<{ _id: Types.ObjectId }>().exec();
+  const found = await Order.exists({ ticketLock: ticket._id });
   if (found === null) return false;
   rememberHolder(ticket._id, found._id);
   return true;
